@@ -1,0 +1,36 @@
+"""registry-explorer: look inside OCI and Docker registries from Python and Jupyter."""
+
+from . import mediatypes
+from .auth import Credential
+from .client import BLOB_LIMIT, MANIFEST_LIMIT, Client
+from .errors import (
+    BlobTooLarge,
+    ConnectionFailed,
+    Denied,
+    DigestMismatch,
+    FetchFailed,
+    InvalidManifest,
+    InvalidPlatform,
+    InvalidReference,
+    ManifestTooLarge,
+    NotFound,
+    PlatformNotFound,
+    RegistryError,
+    RegistryExplorerError,
+    SizeMismatch,
+    TooLarge,
+    Unauthorized,
+)
+from .models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
+from .platform import Platform
+from .reference import Reference, parse_reference
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
+    "Descriptor", "DigestMismatch", "FetchFailed", "History", "ImageConfig", "Index", "InvalidManifest",
+    "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
+    "PlatformNotFound", "Reference", "RegistryError", "RegistryExplorerError", "SizeMismatch", "TooLarge",
+    "Unauthorized", "mediatypes", "parse_manifest", "parse_reference",
+]

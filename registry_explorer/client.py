@@ -1,0 +1,425 @@
+"""The client: resolve a name to a descriptor, then fetch everything else by descriptor.
+
+Modelled on containerd's remotes: resolving a tag is the only step that trusts the registry;
+every manifest, config and blob fetched afterwards is checked against the size and digest
+of the descriptor that named it. https://github.com/containerd/containerd/tree/main/core/remotes/docker
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+from . import mediatypes as mt
+from .auth import CredentialStore
+from .digest import VerifyingReader, hasher_for, manifest_digest, verify
+from .errors import (
+    BlobTooLarge,
+    ConnectionFailed,
+    DigestMismatch,
+    InvalidManifest,
+    InvalidReference,
+    ManifestTooLarge,
+    PlatformNotFound,
+    RegistryError,
+    SizeMismatch,
+)
+from .models import Descriptor, ImageConfig, Index, Manifest, parse_manifest
+from .platform import DEFAULT_PLATFORM, Platform, describe, select
+from .reference import Reference, normalize_registry, parse_reference, validate_digest
+from .transport import Transport, read_capped
+
+# The OCI distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
+MANIFEST_LIMIT = 4 << 20
+# blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
+BLOB_LIMIT = 16 << 20
+# distribution caps `n` at 1000 for tags and catalog pages.
+PAGE_SIZE = 1000
+# A hostile registry could paginate forever.
+MAX_PAGES = 10_000
+# Indexes may nest (an index of indexes); more than this is a loop or an attack.
+MAX_INDEX_DEPTH = 4
+# Manifests are immutable per digest, so caching them is always safe; bound the memory.
+MANIFEST_CACHE_ENTRIES = 256
+# Streaming chunk: large enough to amortise syscalls and hashing calls.
+CHUNK = 1 << 20
+DEFAULT_WORKERS = 4
+
+ProgressCallback = Callable[[Descriptor, int, int], None]
+
+
+def _scope(ref: Reference, actions: str = "pull") -> str:
+    return f"repository:{ref.repository}:{actions}"
+
+
+class Client:
+    """A registry client: resolve references, fetch verified manifests, configs and blobs, list tags."""
+
+    def __init__(
+        self,
+        credentials: dict | None = None,
+        docker_config: "str | os.PathLike | dict | None" = None,
+        insecure: Sequence[str] = (),
+        ca_bundle: str | None = None,
+        timeout: float = 30.0,
+        *,
+        session: requests.Session | None = None,
+        workers: int = DEFAULT_WORKERS,
+    ):
+        if isinstance(insecure, str):
+            insecure = (insecure,)
+        self.credentials = CredentialStore(credentials, docker_config)
+        self.transport = Transport(
+            self.credentials, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, session=session
+        )
+        self.workers = workers
+        self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Client(insecure={sorted(self.transport.insecure)}, credentials={self.credentials!r})"
+
+    # -- manifests ---------------------------------------------------------------------------
+
+    def resolve(self, ref: "str | Reference") -> Descriptor:
+        """Resolve a reference to the descriptor of its manifest or index (HEAD, GET fallback)."""
+        ref = parse_reference(ref)
+        resp = self.transport.request(
+            "HEAD", ref.registry, f"/v2/{ref.repository}/manifests/{ref.identifier}", scope=_scope(ref),
+            headers={"Accept": ", ".join(mt.MANIFEST_ACCEPT)}, purpose="resolve", ok=(405,),
+        )
+        resp.close()
+        digest = resp.headers.get("Docker-Content-Digest")
+        length = resp.headers.get("Content-Length")
+        ctype = mt.base(resp.headers.get("Content-Type"))
+        usable = resp.status_code == 200 and digest and length and length.isdigit() and _valid_digest(digest)
+        if usable and (mt.is_index(ctype) or mt.is_manifest(ctype)):
+            desc = Descriptor(ctype, digest, int(length))
+            if ref.digest and desc.digest != ref.digest:
+                raise DigestMismatch(ref.digest, desc.digest, what=f"manifest {ref}")
+            return desc
+        # HEAD was refused (405) or lacks the digest or length: GET and hash locally, as containerd does.
+        return self._get_manifest(ref, ref.identifier, None, purpose="resolve").descriptor
+
+    def manifest(self, ref: "str | Reference", descriptor: Descriptor | None = None) -> Manifest | Index:
+        """Fetch the manifest or index `ref` names (or `descriptor`, within ref's repository), verified."""
+        ref = parse_reference(ref)
+        if descriptor is not None:
+            return self._get_manifest(ref, descriptor.digest, descriptor, purpose="manifest")
+        return self._get_manifest(ref, ref.identifier, None, purpose="manifest")
+
+    def _get_manifest(self, ref: Reference, identifier: str, expected: Descriptor | None, *, purpose: str):
+        if expected is not None and expected.size > MANIFEST_LIMIT:
+            raise ManifestTooLarge(f"manifest {expected.digest}", MANIFEST_LIMIT, expected.size)
+        want = expected.digest if expected else (ref.digest if identifier == ref.digest else None)
+        if want:
+            cached = self._cache_get(want)
+            if cached is not None:
+                raw, ctype = cached
+                desc = expected or Descriptor(ctype, want, len(raw))
+                return parse_manifest(raw, ctype, descriptor=_with_type(desc, ctype), reference=ref.with_digest(want))
+        resp = self.transport.request(
+            "GET", ref.registry, f"/v2/{ref.repository}/manifests/{identifier}", scope=_scope(ref),
+            headers={"Accept": ", ".join(mt.MANIFEST_ACCEPT)}, stream=True, purpose=purpose,
+        )
+        ctype = mt.base(resp.headers.get("Content-Type"))
+        header_digest = resp.headers.get("Docker-Content-Digest")
+        raw = read_capped(resp, MANIFEST_LIMIT, f"manifest {ref.name}@{identifier}", error=ManifestTooLarge)
+        what = f"manifest {ref.name}@{identifier}"
+        if want:
+            if expected is not None and expected.size != len(raw):
+                raise SizeMismatch(expected.size, len(raw), what=what)
+            actual = manifest_digest(raw, ctype, want.split(":", 1)[0])
+            if actual != want:
+                raise DigestMismatch(want, actual, what=what)
+            digest = want
+        else:
+            # By tag: nothing to check against except the registry's own header, if it sent one.
+            algo = header_digest.split(":", 1)[0] if header_digest and _valid_digest(header_digest) else "sha256"
+            digest = manifest_digest(raw, ctype, algo)
+            if header_digest and _valid_digest(header_digest) and header_digest != digest:
+                raise DigestMismatch(header_digest, digest, what=what)
+        desc = _with_type(expected, ctype) if expected else Descriptor(ctype, digest, len(raw))
+        parsed = parse_manifest(raw, ctype, descriptor=desc, reference=ref.with_digest(digest))
+        self._cache_put(digest, raw, parsed.media_type)
+        return parsed
+
+    def _cache_get(self, digest: str):
+        with self._cache_lock:
+            hit = self._manifests.get(digest)
+            if hit is not None:
+                self._manifests.move_to_end(digest)
+            return hit
+
+    def _cache_put(self, digest: str, raw: bytes, media_type: str) -> None:
+        with self._cache_lock:
+            self._manifests[digest] = (raw, media_type)
+            self._manifests.move_to_end(digest)
+            while len(self._manifests) > MANIFEST_CACHE_ENTRIES:
+                self._manifests.popitem(last=False)
+
+    def image(self, ref: "str | Reference", platform: "str | Platform | None" = None) -> Manifest:
+        """The image manifest for `platform` (default linux/amd64), walking indexes as needed."""
+        ref = parse_reference(ref)
+        wanted = Platform.parse(platform or DEFAULT_PLATFORM)
+        doc = self.manifest(ref)
+        for _ in range(MAX_INDEX_DEPTH):
+            if isinstance(doc, Manifest):
+                return doc
+            children = doc.manifests
+            hits = select(wanted, children)
+            if not hits:
+                raise PlatformNotFound(str(wanted), describe(c for c in children if not c.is_attestation))
+            doc = self._get_manifest(ref, children[hits[0]].digest, children[hits[0]], purpose="manifest")
+        if isinstance(doc, Manifest):
+            return doc
+        raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
+
+    def config(self, ref_or_manifest: "str | Reference | Manifest", platform: "str | Platform | None" = None) -> ImageConfig:
+        """The image config of a reference (walking indexes for `platform`) or of a fetched Manifest."""
+        if isinstance(ref_or_manifest, Manifest):
+            manifest = ref_or_manifest
+            if manifest.reference is None:
+                raise ValueError("this Manifest was not fetched from a registry; pass a reference instead")
+        elif isinstance(ref_or_manifest, Index):
+            raise TypeError("config() needs an image manifest or a reference, not an Index; use image() first")
+        else:
+            manifest = self.image(ref_or_manifest, platform)
+        desc = manifest.config
+        if desc is None:
+            raise InvalidManifest(f"{manifest.reference}: a {manifest.media_type} manifest has no config blob")
+        raw = self.blob(manifest.reference, desc)
+        return ImageConfig.parse(raw, desc)
+
+    # -- blobs -----------------------------------------------------------------------------------
+
+    def blob(self, ref: "str | Reference", descriptor: Descriptor, *, limit: int = BLOB_LIMIT) -> bytes:
+        """A whole blob in memory, verified; capped at `limit` (use open_blob/fetch_blobs for layers)."""
+        ref = parse_reference(ref)
+        what = f"blob {descriptor.digest}"
+        if descriptor.data is not None:
+            verify(descriptor.data, descriptor.digest, size=descriptor.size, what=what + " (embedded data)")
+            return descriptor.data
+        if descriptor.size > limit:
+            raise BlobTooLarge(what, limit, descriptor.size, hint="; stream it with open_blob() or fetch_blobs()")
+        resp = self._blob_response(ref, descriptor)
+        data = read_capped(resp, limit, what, error=BlobTooLarge)
+        verify(data, descriptor.digest, size=descriptor.size if descriptor.size >= 0 else None, what=what)
+        return data
+
+    def _blob_response(self, ref: Reference, descriptor: Descriptor) -> requests.Response:
+        validate_digest(descriptor.digest)
+        return self.transport.request(
+            "GET", ref.registry, f"/v2/{ref.repository}/blobs/{descriptor.digest}", scope=_scope(ref),
+            stream=True, purpose="config" if mt.is_config(descriptor.media_type) else "blob",
+        )
+
+    @contextlib.contextmanager
+    def open_blob(self, ref: "str | Reference", descriptor: Descriptor) -> Iterator[VerifyingReader]:
+        """Stream a blob: yields a file-like reader that raises DigestMismatch at EOF if corrupt."""
+        ref = parse_reference(ref)
+        resp = self._blob_response(ref, descriptor)
+        reader = VerifyingReader(
+            _WireReader(resp), descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
+            what=f"blob {descriptor.digest}",
+        )
+        try:
+            yield reader
+        finally:
+            resp.close()
+
+    def fetch_blobs(
+        self,
+        ref: "str | Reference",
+        descriptors: Sequence[Descriptor],
+        dest: "str | os.PathLike",
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[Path]:
+        """Download blobs to `<dest>/<algorithm>-<hex>`, verified, atomically, several at once.
+
+        A file appears under its final name only after its digest checked out. If any blob
+        fails, the others still finish; then the first failure is raised, carrying
+        `.failures` (digest -> exception) and `.succeeded` (paths written).
+        """
+        ref = parse_reference(ref)
+        dest = Path(dest)
+        if dest.exists() and not dest.is_dir():
+            raise NotADirectoryError(f"fetch_blobs destination {dest} exists and is not a directory")
+        dest.mkdir(parents=True, exist_ok=True)
+        descs = list(descriptors)
+        for d in descs:
+            validate_digest(d.digest)
+        n = max(1, min(workers or self.workers, len(descs) or 1))
+        results: dict[int, Path] = {}
+        failures: dict[str, BaseException] = {}
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rx-fetch") as pool:
+            futures = {pool.submit(self._fetch_one, ref, d, dest, progress): i for i, d in enumerate(descs)}
+            for fut, i in futures.items():
+                try:
+                    results[i] = fut.result()
+                except BaseException as exc:  # collected, re-raised below
+                    failures.setdefault(descs[i].digest, exc)
+        paths = [results[i] for i in sorted(results)]
+        if failures:
+            first = next(iter(failures.values()))
+            first.failures = failures  # type: ignore[attr-defined]
+            first.succeeded = paths  # type: ignore[attr-defined]
+            raise first
+        return paths
+
+    def _fetch_one(self, ref: Reference, desc: Descriptor, dest: Path, progress) -> Path:
+        final = dest / desc.digest.replace(":", "-", 1)
+        if final.is_file() and _file_matches(final, desc):
+            if progress:
+                progress(desc, desc.size, desc.size)
+            return final
+        fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{final.name}.", suffix=".partial")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, self.open_blob(ref, desc) as reader:
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                done = 0
+                while True:
+                    got = reader.readinto(view)
+                    if not got:
+                        break
+                    out.write(view[:got])
+                    done += got
+                    if progress:
+                        progress(desc, done, desc.size)
+                if not reader.verified:  # defensive: EOF must have run the check
+                    raise DigestMismatch(desc.digest, "unverified", what=f"blob {desc.digest}")
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final
+
+    # -- listings ------------------------------------------------------------------------------
+
+    def tags(self, repo_or_ref: "str | Reference", *, page_size: int = PAGE_SIZE) -> list[str]:
+        """All tags of a repository, following `Link: <...>; rel="next"` pagination."""
+        ref = parse_reference(repo_or_ref)
+        return self._paginate(ref.registry, f"/v2/{ref.repository}/tags/list", _scope(ref), "tags", page_size)
+
+    def catalog(self, registry: "str | Reference", *, page_size: int = PAGE_SIZE) -> list[str]:
+        """All repositories the registry lists in /v2/_catalog, following pagination."""
+        if isinstance(registry, Reference):
+            reg = registry.registry
+        else:
+            reg = str(registry).strip().rstrip("/")
+            if "://" in reg:
+                reg = urlsplit(reg).netloc
+            if not reg or "/" in reg:
+                raise InvalidReference(str(registry), "catalog() takes a registry host such as 'ghcr.io' or '127.0.0.1:5000'")
+            reg = normalize_registry(reg)
+        return self._paginate(reg, "/v2/_catalog", "registry:catalog:*", "repositories", page_size)
+
+    def _paginate(self, registry: str, path: str, scope: str, key: str, page_size: int) -> list[str]:
+        if not 0 < page_size <= PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
+        purpose = "tags" if key == "tags" else "catalog"
+        out: list[str] = []
+        url: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            if url is None:
+                resp = self.transport.request("GET", registry, path, scope=scope, params={"n": page_size},
+                                              stream=True, purpose=purpose)
+            else:
+                resp = self.transport.request("GET", registry, "", scope=scope, url=url, stream=True, purpose=purpose)
+            current = resp.url
+            link = resp.headers.get("Link")
+            body = read_capped(resp, MANIFEST_LIMIT, f"{purpose} page")
+            try:
+                items = json.loads(body).get(key) or []  # ACR sends "repositories": null
+            except (ValueError, AttributeError):
+                raise RegistryError(f"{purpose} page from {registry} is not JSON", status=resp.status_code) from None
+            out.extend(str(x) for x in items)
+            nxt = _next_link(link, current)
+            if not nxt:
+                return out
+            if urlsplit(nxt).netloc != urlsplit(current).netloc:
+                raise RegistryError(f"refusing {purpose} pagination link to another host: {urlsplit(nxt).netloc}")
+            if nxt in seen:
+                return out  # a registry that links a page to itself would loop forever
+            seen.add(nxt)
+            url = nxt
+        raise RegistryError(f"{purpose} of {registry} has more than {MAX_PAGES} pages")
+
+
+def _next_link(header: str | None, current: str) -> str | None:
+    """The rel="next" target of a Link header, resolved against the current URL."""
+    if not header:
+        return None
+    for part in header.split(","):
+        seg = part.strip()
+        if not seg.startswith("<") or ">" not in seg:
+            continue
+        target, _, params = seg[1:].partition(">")
+        rels = [p.strip() for p in params.split(";") if p.strip().lower().startswith("rel=")]
+        if any(r.split("=", 1)[1].strip().strip('"').lower() == "next" for r in rels):
+            return urljoin(current, target)
+    return None
+
+
+def _valid_digest(d: str) -> bool:
+    try:
+        validate_digest(d)
+        return True
+    except InvalidReference:
+        return False
+
+
+def _with_type(desc: Descriptor, media_type: str) -> Descriptor:
+    if desc.media_type == media_type or not media_type:
+        return desc
+    return Descriptor(media_type, desc.digest, desc.size, desc.annotations, desc.platform, desc.urls,
+                      desc.artifact_type, desc.data)
+
+
+def _file_matches(path: Path, desc: Descriptor) -> bool:
+    if desc.size >= 0 and path.stat().st_size != desc.size:
+        return False
+    h = hasher_for(desc.digest)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return f"{h.name}:{h.hexdigest()}" == desc.digest
+
+
+class _WireReader:
+    """Raw socket reads (no Content-Encoding decoding), with transport errors mapped to ours."""
+
+    def __init__(self, resp: requests.Response):
+        self._resp = resp
+        self._raw = resp.raw
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self._raw.read(n, decode_content=False)
+        except (urllib3.exceptions.HTTPError, OSError, requests.exceptions.RequestException) as exc:
+            raise ConnectionFailed(f"connection broke while reading {urlsplit(self._resp.url).path}: {exc}") from None
+
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._resp.close()

@@ -1,0 +1,153 @@
+"""One error hierarchy for the whole toolkit; every error carries data, not just a message.
+
+::
+
+    RegistryExplorerError
+    ├── InvalidReference            (also ValueError) the input string is not a reference
+    ├── InvalidPlatform             (also ValueError) the input string is not a platform
+    ├── RegistryError               .status .errors .method .url  the registry said no
+    │   ├── NotFound                404 (MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN, ...)
+    │   ├── Unauthorized            401 after auth was tried (or could not be)
+    │   └── Denied                  403
+    ├── ConnectionFailed            .url  DNS, TCP, TLS or timeout: the registry was never heard
+    ├── DigestMismatch              .expected .actual  content is not what was asked for
+    ├── SizeMismatch                .expected .actual  content length differs from the descriptor
+    ├── TooLarge                    .limit .size  a capped buffer would overflow
+    │   ├── ManifestTooLarge
+    │   └── BlobTooLarge
+    ├── InvalidManifest             the bytes are not a manifest/index/config we can read
+    ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
+    └── FetchFailed                 .failures  some blobs of a fetch_blobs() call failed
+
+Messages name what was wrong and what to do; none of them ever contain a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class RegistryExplorerError(Exception):
+    """Base class of every error raised by registry_explorer."""
+
+
+class InvalidReference(RegistryExplorerError, ValueError):
+    """A string that is not a valid image reference."""
+
+    def __init__(self, reference: str, reason: str):
+        self.reference = reference
+        self.reason = reason
+        super().__init__(f"invalid reference {reference!r}: {reason}")
+
+
+class InvalidPlatform(RegistryExplorerError, ValueError):
+    """A string that is not a valid platform (os/arch[/variant][:os.version])."""
+
+
+class RegistryError(RegistryExplorerError):
+    """The registry answered with an error status; `.errors` holds the parsed OCI error list."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: Sequence[dict[str, Any]] = (),
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        self.status = status
+        self.errors = list(errors)
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+    @property
+    def codes(self) -> list[str]:
+        """The OCI error codes, e.g. ['MANIFEST_UNKNOWN']."""
+        return [str(e.get("code")) for e in self.errors if isinstance(e, dict) and e.get("code")]
+
+
+class NotFound(RegistryError):
+    """404: the repository, tag, manifest or blob does not exist (or is hidden from you)."""
+
+
+class Unauthorized(RegistryError):
+    """401: the registry wants credentials we do not have, or rejected the ones we sent."""
+
+
+class Denied(RegistryError):
+    """403: authenticated, but not allowed."""
+
+
+class ConnectionFailed(RegistryExplorerError):
+    """The registry could not be reached: DNS, connection, TLS or timeout."""
+
+    def __init__(self, message: str, *, url: str | None = None):
+        self.url = url
+        super().__init__(message)
+
+
+class DigestMismatch(RegistryExplorerError):
+    """Content hashed to `.actual` where `.expected` was promised."""
+
+    def __init__(self, expected: str, actual: str, *, what: str = "content"):
+        self.expected = expected
+        self.actual = actual
+        self.what = what
+        super().__init__(
+            f"digest mismatch for {what}: expected {expected}, got {actual}; "
+            "the content was corrupted in transit or the registry served the wrong bytes"
+        )
+
+
+class SizeMismatch(RegistryExplorerError):
+    """Content was `.actual` bytes long where the descriptor promised `.expected`."""
+
+    def __init__(self, expected: int, actual: int, *, what: str = "content"):
+        self.expected = expected
+        self.actual = actual
+        self.what = what
+        super().__init__(f"size mismatch for {what}: descriptor says {expected} bytes, got {actual}")
+
+
+class TooLarge(RegistryExplorerError):
+    """A response would exceed a named safety limit."""
+
+    def __init__(self, what: str, limit: int, size: int | None = None, hint: str = ""):
+        self.limit = limit
+        self.size = size
+        got = f"{size} bytes" if size is not None else "more"
+        super().__init__(f"{what} is too large: {got}, limit is {limit} bytes{hint}")
+
+
+class ManifestTooLarge(TooLarge):
+    """A manifest or index larger than MANIFEST_LIMIT."""
+
+
+class BlobTooLarge(TooLarge):
+    """A blob read into memory with blob() larger than its limit; stream it with open_blob()."""
+
+
+class InvalidManifest(RegistryExplorerError):
+    """Bytes that do not parse as the manifest, index or config they claim to be."""
+
+
+class PlatformNotFound(RegistryExplorerError):
+    """No entry of an index matches the wanted platform."""
+
+    def __init__(self, wanted: str, available: Sequence[str]):
+        self.wanted = wanted
+        self.available = list(available)
+        avail = ", ".join(self.available) or "none"
+        super().__init__(f"no manifest for platform {wanted}; available: {avail}")
+
+
+class FetchFailed(RegistryExplorerError):
+    """Some blobs of a fetch_blobs() call failed; `.failures` maps digest to its exception."""
+
+    def __init__(self, failures: dict[str, BaseException], succeeded: Sequence[Any] = ()):
+        self.failures = dict(failures)
+        self.succeeded = list(succeeded)
+        lines = "; ".join(f"{d}: {e}" for d, e in self.failures.items())
+        super().__init__(f"{len(self.failures)} blob(s) failed: {lines}")
