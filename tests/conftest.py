@@ -1,0 +1,129 @@
+"""Shared fixtures: real distribution registries in four flavours, seeded with the test images.
+
+Registries are session-scoped (they start in ~50 ms, but seeding costs more) and are started
+lazily, so a unit-only run starts none. Under CI=true a missing binary fails; skips are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness.images import build_images  # noqa: E402
+from harness.push import push_image  # noqa: E402
+from harness.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry  # noqa: E402
+
+import registry_explorer as rx  # noqa: E402
+
+IN_CI = os.environ.get("CI") == "true"
+# Repositories only an authenticated user may pull on the token registry.
+PRIVATE_REPO = "private/single"
+
+
+@pytest.fixture(scope="session")
+def images():
+    """The deterministic test images (shared; do not mutate)."""
+    return build_images(cached=True)
+
+
+@pytest.fixture(scope="session")
+def registry_workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("registries")
+
+
+class _Registries:
+    def __init__(self, workdir: Path, images):
+        self.workdir = workdir
+        self.images = images
+        self.running: dict[str, RunningRegistry] = {}
+
+    def get(self, flavour: str) -> RunningRegistry:
+        if flavour not in self.running:
+            try:
+                reg = start_registry(flavour, self.workdir)
+            except RegistryBinaryMissing as exc:
+                pytest.skip(str(exc))
+            try:
+                seed(reg, self.images)
+            except BaseException:
+                reg.stop()
+                raise
+            self.running[flavour] = reg
+        return self.running[flavour]
+
+    def stop(self):
+        for reg in self.running.values():
+            reg.stop()
+
+
+def seed(reg: RunningRegistry, images) -> None:
+    """Push every test image (and, on the token registry, a private copy of 'single')."""
+    for img in images.values():
+        push_image(reg.url, img, auth=reg.auth, verify=reg.verify)
+    if reg.flavour == "token":
+        push_image(reg.url, images["single"], auth=reg.auth, verify=reg.verify, repository=PRIVATE_REPO)
+
+
+@pytest.fixture(scope="session")
+def registries(registry_workdir, images):
+    regs = _Registries(registry_workdir, images)
+    yield regs
+    regs.stop()
+
+
+@pytest.fixture(scope="session")
+def open_registry(registries):
+    return registries.get("open")
+
+
+@pytest.fixture(scope="session")
+def htpasswd_registry(registries):
+    return registries.get("htpasswd")
+
+
+@pytest.fixture(scope="session")
+def token_registry(registries):
+    return registries.get("token")
+
+
+@pytest.fixture(scope="session")
+def tls_registry(registries):
+    return registries.get("tls")
+
+
+@pytest.fixture(scope="session", params=FLAVOURS)
+def any_registry(request, registries):
+    """Each of the four flavours in turn."""
+    return registries.get(request.param)
+
+
+def client_for(reg: RunningRegistry, *, anonymous: bool = False, **kw) -> rx.Client:
+    """A client configured the way a user would for this registry."""
+    creds = None if anonymous or not reg.auth else {reg.host: reg.auth}
+    insecure = kw.pop("insecure", ())
+    if reg.scheme == "http" and reg.auth and not anonymous:
+        # Credentials go over plain http only to hosts the user names as insecure.
+        insecure = tuple(insecure) + (reg.host,)
+    return rx.Client(credentials=creds, insecure=insecure, ca_bundle=str(reg.ca_file) if reg.ca_file else None,
+                     docker_config={}, **kw)
+
+
+@pytest.fixture
+def client(any_registry):
+    return client_for(any_registry)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skipped test is a failure: a missing registry or browser must not pass silently."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI=true: {skipped} test(s) skipped; skips are failures in CI", red=True)
+        session.exitstatus = 1
