@@ -83,8 +83,9 @@ class Denied(RegistryError):
 class ConnectionFailed(RegistryExplorerError):
     """The registry could not be reached: DNS, connection, TLS or timeout."""
 
-    def __init__(self, message: str, *, url: str | None = None):
+    def __init__(self, message: str, *, url: str | None = None, kind: str = "connect"):
         self.url = url
+        self.kind = kind  # connect, timeout, tls-verify, tls-handshake, redirect, stream
         super().__init__(message)
 
 

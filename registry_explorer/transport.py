@@ -147,10 +147,14 @@ class Transport:
         except requests.exceptions.SSLError as exc:
             self._emit(method, url, None, purpose, headers, None, started)
             host = urlsplit(url).netloc
+            if "CERTIFICATE_VERIFY_FAILED" not in str(exc) and "hostname" not in str(exc).lower():
+                # Not a verification failure: typically an http-only server answering a TLS hello.
+                raise ConnectionFailed(f"TLS handshake with {host} failed: {_reason(exc)}", url=redact_url(url),
+                                       kind="tls-handshake") from None
             raise ConnectionFailed(
                 f"TLS failed for {host}: {_reason(exc)}. If the registry uses a private CA pass "
                 f"ca_bundle='/path/ca.pem'; to skip verification add {host!r} to insecure=.",
-                url=redact_url(url),
+                url=redact_url(url), kind="tls-verify",
             ) from None
         except requests.exceptions.Timeout:
             self._emit(method, url, None, purpose, headers, None, started)
@@ -184,7 +188,9 @@ class Transport:
             resp.close()
             state.scheme = "https"
             self._learn_challenge(state, resp)
-        except ConnectionFailed:
+        except ConnectionFailed as exc:
+            if exc.kind == "tls-verify":
+                raise  # a real TLS server we do not trust: falling back to http would hide that
             state.scheme = "http"
         return f"{state.scheme}://{host}"
 

@@ -1,0 +1,135 @@
+"""Faults injected by a local proxy in front of the real registry (tests/harness/proxy.py)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import client_for
+from harness.proxy import FaultProxy
+from harness.push import push_image, seed_tags_on_disk
+
+import registry_explorer as rx
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["open", "token"])
+def proxied(request, registries, images):
+    """(proxy, client) in front of the open or the token registry."""
+    reg = registries.get(request.param)
+    store = {d: b.data for img in images.values() for d, b in img.blobs.items()}
+    with FaultProxy(reg.url, upstream_verify=reg.verify, blob_store=store) as proxy:
+        creds = {proxy.host: reg.auth} if reg.auth else None
+        client = rx.Client(credentials=creds, insecure=(proxy.host,), docker_config={})
+        yield proxy, client
+
+
+def test_flipped_blob_raises_and_leaves_no_file(proxied, images, tmp_path):
+    proxy, client = proxied
+    r = f"{proxy.host}/test/single:v1"
+    m = client.image(r)
+    dest = tmp_path / "dest"
+    proxy.flip_blob = True
+    with pytest.raises(rx.DigestMismatch) as info:
+        client.fetch_blobs(r, m.layers, dest)
+    assert info.value.expected in {d.digest for d in m.layers}
+    assert info.value.actual != info.value.expected
+    assert list(dest.iterdir()) == [], "no partial or unverified file is left behind"
+    with pytest.raises(rx.DigestMismatch):
+        client.blob(r, m.layers[0])
+    with pytest.raises(rx.DigestMismatch):
+        client.config(m)
+    with pytest.raises(rx.DigestMismatch):
+        with client.open_blob(r, m.layers[0]) as s:
+            s.read()
+    proxy.flip_blob = False
+    assert len(client.fetch_blobs(r, m.layers, dest)) == len(m.layers)
+
+
+def test_flipped_manifest_raises(proxied, images):
+    proxy, client = proxied
+    img = images["multi"]
+    proxy.flip_manifest = True
+    with pytest.raises(rx.DigestMismatch) as info:
+        client.manifest(f"{proxy.host}/test/multi@{img.digest}")
+    assert info.value.expected == img.digest
+    # By tag, the registry's Docker-Content-Digest header is what the bytes are checked against.
+    with pytest.raises(rx.DigestMismatch):
+        client.manifest(f"{proxy.host}/test/multi:v1")
+    # A child fetched by descriptor from an index is verified too.
+    proxy.flip_manifest = False
+    idx = client.manifest(f"{proxy.host}/test/multi:v1")
+    proxy.flip_manifest = True
+    with pytest.raises(rx.DigestMismatch):
+        client.manifest(f"{proxy.host}/test/multi:v1", descriptor=idx.manifests[1])
+
+
+@pytest.mark.parametrize("fault", ["drop_digest_on_head", "head_405"])
+def test_resolve_falls_back_to_get(proxied, images, fault):
+    proxy, client = proxied
+    setattr(proxy, fault, True)
+    proxy.requests.clear()
+    for name in ("single", "multi", "docker"):
+        img = images[name]
+        desc = client.resolve(f"{proxy.host}/{img.repository}:{img.tag}")
+        assert desc.digest == img.digest, "computed locally from the GET body"
+        assert desc.size == img.root.size
+        assert desc.media_type == img.root.media_type
+    methods = [(r["method"], r["status"]) for r in proxy.requests if "/manifests/" in r["path"]]
+    assert ("HEAD", 405 if fault == "head_405" else 200) in methods
+    assert ("GET", 200) in methods
+
+
+def test_redirect_to_other_port_drops_authorization(proxied, images, tmp_path):
+    proxy, client = proxied
+    r = f"{proxy.host}/test/single:v1"
+    m = client.image(r)
+    proxy.redirect_blobs = True
+    paths = client.fetch_blobs(r, m.layers, tmp_path)
+    assert [p.read_bytes() for p in paths] == [images["single"].blobs[d.digest].data for d in m.layers]
+    blob_gets = [x for x in proxy.mirror.requests if x["method"] == "GET"]
+    assert len(blob_gets) == len(m.layers), "every blob came from the second port"
+    assert all("Authorization" not in {k.title() for k in x["headers"]} for x in blob_gets)
+    if proxy.requests and any(x["headers"].get("Authorization") for x in proxy.requests):
+        # On the token registry the first hop did carry a token: the test can see a leak.
+        redirected = [x for x in proxy.requests if "/blobs/" in x["path"] and x["status"] == 307]
+        assert redirected and all(x["headers"].get("Authorization") for x in redirected)
+
+
+@pytest.fixture(scope="module")
+def many_tags(open_registry, images):
+    """A repository with 2,500 tags on the real registry (links written into its storage)."""
+    img = images["zstd"]
+    push_image(open_registry.url, img, repository="test/many")
+    tags = [f"t{i:04d}" for i in range(2500)]
+    seed_tags_on_disk(open_registry.storage, "test/many", img.digest, tags)
+    return set(tags) | {img.tag}
+
+
+def test_tags_through_paginating_proxy(open_registry, many_tags):
+    # distribution 2.8 ignores `n` and sends no Link header; the proxy stands in for a registry that paginates.
+    with FaultProxy(open_registry.url) as proxy:
+        proxy.paginate_tags = 100
+        client = rx.Client(docker_config={})
+        tags = client.tags(f"{proxy.host}/test/many")
+        pages = [x for x in proxy.requests if x["path"].startswith("/v2/test/many/tags/list")]
+    assert len(tags) == len(many_tags) == 2501
+    assert set(tags) == many_tags
+    assert len(pages) == 26, "followed every Link: <...>; rel=next"
+
+
+def test_catalog_pagination_on_real_registry(open_registry, many_tags):
+    client = client_for(open_registry)
+    full = client.catalog(open_registry.host)
+    seen = []
+    client.transport.hooks.append(seen.append)
+    paged = client.catalog(open_registry.host, page_size=2)
+    assert paged == full
+    assert {"test/single", "test/multi", "test/docker", "test/zstd", "test/many"} <= set(full)
+    assert len([x for x in seen if x.purpose == "catalog"]) >= len(full) // 2, "real Link pagination was followed"
+
+
+def test_catalog_through_proxy_token_registry(token_registry):
+    with FaultProxy(token_registry.url) as proxy:
+        client = rx.Client(credentials={proxy.host: token_registry.auth}, insecure=(proxy.host,), docker_config={})
+        repos = client.catalog(proxy.host, page_size=3)
+    assert {"test/single", "private/single"} <= set(repos)
