@@ -19,9 +19,9 @@ import subprocess
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from .reference import DOCKER_HUB, normalize_registry
@@ -145,7 +145,7 @@ def _decode_auth(entry: Mapping, source: str) -> Credential | None:
 class CredentialStore:
     """Looks up credentials for a registry host from explicit values and the docker config."""
 
-    def __init__(self, credentials: Mapping | None = None, docker_config: "str | os.PathLike | Mapping | None" = None):
+    def __init__(self, credentials: Mapping | None = None, docker_config: str | os.PathLike | Mapping | None = None):
         self._explicit: dict[str, Credential] = {}
         for host, value in (credentials or {}).items():
             self._explicit[registry_key(host)] = _as_credential(value)

@@ -13,9 +13,9 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -69,7 +69,7 @@ class Client:
     def __init__(
         self,
         credentials: dict | None = None,
-        docker_config: "str | os.PathLike | dict | None" = None,
+        docker_config: str | os.PathLike | dict | None = None,
         insecure: Sequence[str] = (),
         ca_bundle: str | None = None,
         timeout: float = 30.0,
@@ -92,7 +92,7 @@ class Client:
 
     # -- manifests ---------------------------------------------------------------------------
 
-    def resolve(self, ref: "str | Reference") -> Descriptor:
+    def resolve(self, ref: str | Reference) -> Descriptor:
         """Resolve a reference to the descriptor of its manifest or index (HEAD, GET fallback)."""
         ref = parse_reference(ref)
         resp = self.transport.request(
@@ -112,7 +112,7 @@ class Client:
         # HEAD was refused (405) or lacks the digest or length: GET and hash locally, as containerd does.
         return self._get_manifest(ref, ref.identifier, None, purpose="resolve").descriptor
 
-    def manifest(self, ref: "str | Reference", descriptor: Descriptor | None = None) -> Manifest | Index:
+    def manifest(self, ref: str | Reference, descriptor: Descriptor | None = None) -> Manifest | Index:
         """Fetch the manifest or index `ref` names (or `descriptor`, within ref's repository), verified."""
         ref = parse_reference(ref)
         if descriptor is not None:
@@ -169,7 +169,7 @@ class Client:
             while len(self._manifests) > MANIFEST_CACHE_ENTRIES:
                 self._manifests.popitem(last=False)
 
-    def image(self, ref: "str | Reference", platform: "str | Platform | None" = None) -> Manifest:
+    def image(self, ref: str | Reference, platform: str | Platform | None = None) -> Manifest:
         """The image manifest for `platform` (default linux/amd64), walking indexes as needed."""
         ref = parse_reference(ref)
         wanted = Platform.parse(platform or DEFAULT_PLATFORM)
@@ -186,7 +186,7 @@ class Client:
             return doc
         raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
 
-    def config(self, ref_or_manifest: "str | Reference | Manifest", platform: "str | Platform | None" = None) -> ImageConfig:
+    def config(self, ref_or_manifest: str | Reference | Manifest, platform: str | Platform | None = None) -> ImageConfig:
         """The image config of a reference (walking indexes for `platform`) or of a fetched Manifest."""
         if isinstance(ref_or_manifest, Manifest):
             manifest = ref_or_manifest
@@ -204,7 +204,7 @@ class Client:
 
     # -- blobs -----------------------------------------------------------------------------------
 
-    def blob(self, ref: "str | Reference", descriptor: Descriptor, *, limit: int = BLOB_LIMIT) -> bytes:
+    def blob(self, ref: str | Reference, descriptor: Descriptor, *, limit: int = BLOB_LIMIT) -> bytes:
         """A whole blob in memory, verified; capped at `limit` (use open_blob/fetch_blobs for layers)."""
         ref = parse_reference(ref)
         what = f"blob {descriptor.digest}"
@@ -226,7 +226,7 @@ class Client:
         )
 
     @contextlib.contextmanager
-    def open_blob(self, ref: "str | Reference", descriptor: Descriptor) -> Iterator[VerifyingReader]:
+    def open_blob(self, ref: str | Reference, descriptor: Descriptor) -> Iterator[VerifyingReader]:
         """Stream a blob: yields a file-like reader that raises DigestMismatch at EOF if corrupt."""
         ref = parse_reference(ref)
         resp = self._blob_response(ref, descriptor)
@@ -241,9 +241,9 @@ class Client:
 
     def fetch_blobs(
         self,
-        ref: "str | Reference",
+        ref: str | Reference,
         descriptors: Sequence[Descriptor],
-        dest: "str | os.PathLike",
+        dest: str | os.PathLike,
         *,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
@@ -311,12 +311,12 @@ class Client:
 
     # -- listings ------------------------------------------------------------------------------
 
-    def tags(self, repo_or_ref: "str | Reference", *, page_size: int = PAGE_SIZE) -> list[str]:
+    def tags(self, repo_or_ref: str | Reference, *, page_size: int = PAGE_SIZE) -> list[str]:
         """All tags of a repository, following `Link: <...>; rel="next"` pagination."""
         ref = parse_reference(repo_or_ref)
         return self._paginate(ref.registry, f"/v2/{ref.repository}/tags/list", _scope(ref), "tags", page_size)
 
-    def catalog(self, registry: "str | Reference", *, page_size: int = PAGE_SIZE) -> list[str]:
+    def catalog(self, registry: str | Reference, *, page_size: int = PAGE_SIZE) -> list[str]:
         """All repositories the registry lists in /v2/_catalog, following pagination."""
         if isinstance(registry, Reference):
             reg = registry.registry

@@ -11,9 +11,9 @@ import hashlib
 import json
 from typing import BinaryIO
 
+from . import mediatypes as mt
 from .errors import DigestMismatch, InvalidManifest, SizeMismatch
 from .reference import DIGEST_HEX_LENGTHS, validate_digest
-from . import mediatypes as mt
 
 
 def hasher_for(digest: str):

@@ -24,7 +24,8 @@ Messages name what was wrong and what to do; none of them ever contain a credent
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class RegistryExplorerError(Exception):

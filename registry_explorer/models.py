@@ -8,8 +8,9 @@ Spec: https://github.com/opencontainers/image-spec (descriptor.md, manifest.md, 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from . import mediatypes as mt
 from .digest import manifest_digest
@@ -41,7 +42,7 @@ class Descriptor:
     data: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any, *, what: str = "descriptor") -> "Descriptor":
+    def from_json(cls, obj: Any, *, what: str = "descriptor") -> Descriptor:
         """Parse an OCI descriptor object; raises InvalidManifest when digest or size is missing."""
         if not isinstance(obj, dict):
             raise InvalidManifest(f"{what} is not a JSON object")
@@ -240,7 +241,7 @@ class ImageConfig:
     json: dict = field(repr=False, compare=False)
 
     @classmethod
-    def parse(cls, raw: bytes, descriptor: Descriptor) -> "ImageConfig":
+    def parse(cls, raw: bytes, descriptor: Descriptor) -> ImageConfig:
         """Parse config bytes that were already verified against `descriptor`."""
         try:
             doc = json.loads(raw)

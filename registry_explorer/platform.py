@@ -8,8 +8,9 @@ https://github.com/containerd/platforms/blob/main/database.go
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .errors import InvalidPlatform
 
@@ -52,7 +53,7 @@ class Platform:
         return self.os == "unknown" or self.architecture == "unknown"
 
     @classmethod
-    def parse(cls, text: "str | Platform") -> "Platform":
+    def parse(cls, text: str | Platform) -> Platform:
         """Parse `os/arch`, `os/arch/variant` or `os/arch[/variant]:os.version`."""
         if isinstance(text, Platform):
             return text
@@ -75,7 +76,7 @@ class Platform:
         )
 
     @classmethod
-    def from_json(cls, obj: Any) -> "Platform | None":
+    def from_json(cls, obj: Any) -> Platform | None:
         """Build from an OCI descriptor's `platform` object (None when absent or malformed)."""
         if not isinstance(obj, dict):
             return None
@@ -103,7 +104,7 @@ class Platform:
             out["variant"] = self.variant
         return out
 
-    def normalized(self) -> "Platform":
+    def normalized(self) -> Platform:
         """containerd-style normal form, used only for comparison."""
         raw_arch = self.architecture.lower()
         arch = _ARCH_ALIASES.get(raw_arch, raw_arch)
@@ -116,7 +117,7 @@ class Platform:
                 variant = "v" + variant
         return Platform(self.os.lower(), arch, variant, self.os_version, self.os_features)
 
-    def matches(self, candidate: "Platform | None") -> bool:
+    def matches(self, candidate: Platform | None) -> bool:
         """True when `candidate` (an index entry) satisfies this wanted platform."""
         if candidate is None or candidate.is_unknown:
             return False
@@ -133,7 +134,7 @@ class Platform:
         return True
 
 
-def select(wanted: "str | Platform", candidates: Sequence[Any]) -> list[int]:
+def select(wanted: str | Platform, candidates: Sequence[Any]) -> list[int]:
     """Indexes of `candidates` (objects with `.platform`) matching `wanted`, best first.
 
     Attestation (`unknown/unknown`) entries never match. Among matches, an exact variant match

@@ -86,17 +86,17 @@ class Reference:
         """The host:port that serves the v2 API for this registry."""
         return registry_api_host(self.registry)
 
-    def with_digest(self, digest: str) -> "Reference":
+    def with_digest(self, digest: str) -> Reference:
         """The same repository (and tag) pinned to `digest`."""
         return replace(self, digest=validate_digest(digest))
 
-    def with_tag(self, tag: str) -> "Reference":
+    def with_tag(self, tag: str) -> Reference:
         """The same repository at `tag`, without a digest."""
         if not _TAG_RE.match(tag):
             raise InvalidReference(tag, "tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
         return replace(self, tag=tag, digest=None)
 
-    def repo(self) -> "Reference":
+    def repo(self) -> Reference:
         """The bare repository (no tag, no digest)."""
         return replace(self, tag=None, digest=None)
 
@@ -116,7 +116,7 @@ def _looks_like_registry(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost" or component.lower() != component
 
 
-def parse_reference(text: "str | Reference", *, default_registry: str = DOCKER_HUB) -> Reference:
+def parse_reference(text: str | Reference, *, default_registry: str = DOCKER_HUB) -> Reference:
     """Parse and normalise `text` (e.g. ``alpine:3.20``) into a Reference; raises InvalidReference."""
     if isinstance(text, Reference):
         return text
@@ -189,7 +189,7 @@ def parse_reference(text: "str | Reference", *, default_registry: str = DOCKER_H
     return Reference(registry=registry, repository=path, tag=tag, digest=digest)
 
 
-def parse_repository(text: "str | Reference") -> Reference:
+def parse_repository(text: str | Reference) -> Reference:
     """Parse a repository (a tag or digest is accepted and dropped)."""
     ref = parse_reference(text)
     return ref.repo()

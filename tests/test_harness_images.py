@@ -17,14 +17,26 @@ import requests
 
 try:  # the shared conftest puts tests/ on sys.path; use the same module names
     from harness.images import (
-        DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_LAYER_ZSTD, OCI_MANIFEST, TestImage, build_images,
+        DOCKER_LIST,
+        DOCKER_MANIFEST,
+        OCI_INDEX,
+        OCI_LAYER_ZSTD,
+        OCI_MANIFEST,
+        TestImage,
+        build_images,
         write_layout,
     )
     from harness.proxy import FaultProxy
     from harness.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw
 except ImportError:  # pragma: no cover - run without the conftest
     from tests.harness.images import (  # type: ignore[no-redef]
-        DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_LAYER_ZSTD, OCI_MANIFEST, TestImage, build_images,
+        DOCKER_LIST,
+        DOCKER_MANIFEST,
+        OCI_INDEX,
+        OCI_LAYER_ZSTD,
+        OCI_MANIFEST,
+        TestImage,
+        build_images,
         write_layout,
     )
     from tests.harness.proxy import FaultProxy  # type: ignore[no-redef]

@@ -26,7 +26,6 @@ from harness.registry import (  # noqa: E402
 )
 from token_server import der_to_raw_ecdsa, libtrust_key_id, parse_scope  # noqa: E402
 
-
 # --------------------------------------------------------------------------- helpers
 
 

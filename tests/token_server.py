@@ -25,10 +25,11 @@ import secrets
 import subprocess
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["TokenServer", "libtrust_key_id", "der_to_raw_ecdsa", "parse_scope"]
@@ -145,7 +146,7 @@ class TokenServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "TokenServer":
+    def start(self) -> TokenServer:
         if self._httpd is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"token_server": self})
@@ -171,7 +172,7 @@ class TokenServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "TokenServer":
+    def __enter__(self) -> TokenServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

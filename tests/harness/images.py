@@ -25,10 +25,11 @@ import io
 import json
 import random
 import tarfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import zstandard
 

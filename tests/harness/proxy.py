@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _MirrorHandler(_Handler):
-    owner: "BlobMirror"
+    owner: BlobMirror
 
     def _serve(self) -> None:
         mirror = self.owner
@@ -200,7 +200,7 @@ class BlobMirror(_ServerBase):
 
 
 class _ProxyHandler(_Handler):
-    owner: "FaultProxy"
+    owner: FaultProxy
 
     def _record(self, status: int) -> None:
         self.owner._record(self.command, self.path, status, dict(self.headers.items()))

@@ -16,8 +16,9 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
 import requests
@@ -140,7 +141,7 @@ class _Client:
             return False
         raise PushError(f"HEAD blob {digest}: {r.status_code}")
 
-    def upload_blob(self, blob: "Blob") -> None:
+    def upload_blob(self, blob: Blob) -> None:
         r = self.request("POST", self.url(f"/v2/{self.repository}/blobs/uploads/"))
         if r.status_code != 202 or "Location" not in r.headers:
             raise PushError(f"POST upload: {r.status_code} {r.text[:300]}")
@@ -157,7 +158,7 @@ class _Client:
         if got and got != blob.digest:
             raise PushError(f"registry stored blob as {got}, expected {blob.digest}")
 
-    def put_manifest(self, reference: str, blob: "Blob") -> None:
+    def put_manifest(self, reference: str, blob: Blob) -> None:
         r = self.request(
             "PUT", self.url(f"/v2/{self.repository}/manifests/{reference}"),
             data=blob.data, headers={"Content-Type": blob.media_type},
@@ -171,7 +172,7 @@ class _Client:
 
 def push_image(
     base_url: str,
-    image: "TestImage",
+    image: TestImage,
     *,
     auth: tuple[str, str] | None = None,
     verify=True,
@@ -200,7 +201,7 @@ def push_image(
 def push_tags(
     base_url: str,
     repository: str,
-    manifest_blob: "Blob",
+    manifest_blob: Blob,
     tags: Iterable[str],
     *,
     auth: tuple[str, str] | None = None,

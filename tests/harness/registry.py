@@ -24,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 
@@ -163,7 +164,7 @@ class RunningRegistry:
             self.token_server.stop()
             self._owns_token_server = False
 
-    def __enter__(self) -> "RunningRegistry":
+    def __enter__(self) -> RunningRegistry:
         return self
 
     def __exit__(self, *exc: object) -> None:
