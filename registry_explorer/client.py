@@ -38,6 +38,7 @@ from .errors import (
 from .models import Descriptor, ImageConfig, Index, Manifest, parse_manifest
 from .platform import DEFAULT_PLATFORM, Platform, describe, select
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
+from .trace import TRACE_LIMIT, Trace
 from .transport import Transport, read_capped
 
 # The OCI distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
@@ -76,16 +77,28 @@ class Client:
         *,
         session: requests.Session | None = None,
         workers: int = DEFAULT_WORKERS,
+        trace_limit: int = TRACE_LIMIT,
     ):
         if isinstance(insecure, str):
             insecure = (insecure,)
         self.credentials = CredentialStore(credentials, docker_config)
         self.transport = Transport(
-            self.credentials, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, session=session
+            self.credentials, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, session=session,
+            trace_limit=trace_limit,
         )
         self.workers = workers
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    @property
+    def trace(self) -> Trace:
+        """Every HTTP exchange this client made (the latest `trace_limit`), redacted."""
+        return self.transport.trace
+
+    @property
+    def rate_limit(self) -> dict | None:
+        """The latest RateLimit-Limit/Remaining the registry sent (Docker Hub), or None."""
+        return self.transport.rate_limit
 
     def __repr__(self) -> str:
         return f"Client(insecure={sorted(self.transport.insecure)}, credentials={self.credentials!r})"
@@ -408,10 +421,16 @@ class _WireReader:
     def __init__(self, resp: requests.Response):
         self._resp = resp
         self._raw = resp.raw
+        self._ex = getattr(resp, "exchange", None)
+        self._counting = False
 
     def read(self, n: int) -> bytes:
         try:
-            return self._raw.read(n, decode_content=False)
+            data = self._raw.read(n, decode_content=False)
+            if self._ex is not None:
+                self._ex.bytes = (self._ex.bytes if self._counting else 0) + len(data)
+                self._counting = True
+            return data
         except (urllib3.exceptions.HTTPError, OSError, requests.exceptions.RequestException) as exc:
             raise ConnectionFailed(f"connection broke while reading {urlsplit(self._resp.url).path}: {exc}") from None
 

@@ -25,6 +25,7 @@ import requests
 from .auth import Challenge, Credential, CredentialStore, TokenCache, parse_challenges
 from .errors import ConnectionFailed, Denied, NotFound, RegistryError, TooLarge, Unauthorized
 from .reference import registry_api_host
+from .trace import TRACE_LIMIT, Exchange, Trace, decode_jwt, parse_rate_limit, redact_body, redact_headers
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +71,6 @@ class _HostState:
     challenge: Challenge | None = None
 
 
-@dataclass
-class Exchange:
-    """One finished HTTP exchange, as seen by trace hooks (secrets already stripped from the URL)."""
-
-    method: str
-    url: str
-    status: int | None
-    purpose: str
-    request_headers: dict[str, str]
-    response_headers: dict[str, str]
-    elapsed_ms: float
-
-
 class Transport:
     """HTTP for registries: auth, redirects, scheme choice and error mapping in one place."""
 
@@ -94,6 +82,7 @@ class Transport:
         ca_bundle: str | None = None,
         timeout: float = 30.0,
         session: requests.Session | None = None,
+        trace_limit: int = TRACE_LIMIT,
     ):
         self.credentials = credentials
         self.insecure = frozenset(insecure)
@@ -103,6 +92,8 @@ class Transport:
         self.session.headers["User-Agent"] = USER_AGENT
         self.tokens = TokenCache()
         self.hooks: list[Callable[[Exchange], None]] = []
+        self.trace = Trace(trace_limit)
+        self.rate_limit: dict[str, Any] | None = None
         self._hosts: dict[str, _HostState] = {}
         self._lock = threading.Lock()
 
@@ -124,13 +115,18 @@ class Transport:
             return False
         return self.ca_bundle if self.ca_bundle else True
 
-    def _emit(self, method, url, status, purpose, req_headers, resp_headers, started) -> None:
-        if not self.hooks:
-            return
-        ex = Exchange(
-            method, redact_url(url), status, purpose, dict(req_headers), dict(resp_headers or {}),
-            (time.perf_counter() - started) * 1000,
-        )
+    def _finish(self, ex: Exchange, started: float, resp: requests.Response | None, error: str | None) -> None:
+        ex.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        ex.error = error
+        if resp is not None:
+            ex.status = resp.status_code
+            ex.response_headers = redact_headers(resp.headers)
+            length = resp.headers.get("Content-Length")
+            ex.bytes = int(length) if length and length.isdigit() and ex.method == "GET" else (0 if ex.method == "HEAD" else None)
+            ex.rate_limit = parse_rate_limit(resp.headers)
+            if ex.rate_limit:
+                self.rate_limit = ex.rate_limit
+            resp.exchange = ex  # read_capped and blob readers update the byte count
         for hook in list(self.hooks):
             try:
                 hook(ex)
@@ -139,6 +135,9 @@ class Transport:
 
     def _send(self, method: str, url: str, *, headers: Mapping[str, str], purpose: str, stream: bool,
               verify, data=None, params=None) -> requests.Response:
+        ex = self.trace.start(method, url, purpose, headers, form=data if isinstance(data, dict) else None)
+        if params:
+            ex.url = redact_url(requests.Request("GET", url, params=params).prepare().url or url)
         started = time.perf_counter()
         try:
             resp = self.session.request(
@@ -146,7 +145,7 @@ class Transport:
                 allow_redirects=False, verify=verify, timeout=self.timeout,
             )
         except requests.exceptions.SSLError as exc:
-            self._emit(method, url, None, purpose, headers, None, started)
+            self._finish(ex, started, None, f"TLS: {_reason(exc)}")
             host = urlsplit(url).netloc
             if "CERTIFICATE_VERIFY_FAILED" not in str(exc) and "hostname" not in str(exc).lower():
                 # Not a verification failure: typically an http-only server answering a TLS hello.
@@ -158,18 +157,18 @@ class Transport:
                 url=redact_url(url), kind="tls-verify",
             ) from None
         except requests.exceptions.Timeout:
-            self._emit(method, url, None, purpose, headers, None, started)
+            self._finish(ex, started, None, "timeout")
             raise ConnectionFailed(
                 f"{method} {redact_url(url)} timed out after {self.timeout}s; raise timeout= or check the network",
                 url=redact_url(url),
             ) from None
         except requests.exceptions.RequestException as exc:
-            self._emit(method, url, None, purpose, headers, None, started)
+            self._finish(ex, started, None, _reason(exc))
             raise ConnectionFailed(
                 f"could not reach {urlsplit(url).netloc} ({method} {redact_url(url)}): {_reason(exc)}",
                 url=redact_url(url),
             ) from None
-        self._emit(method, url, resp.status_code, purpose, headers, resp.headers, started)
+        self._finish(ex, started, resp, None)
         return resp
 
     def _base_url(self, registry: str, purpose: str) -> str:
@@ -271,7 +270,7 @@ class Transport:
             resp = self._send("POST", realm, headers={"Content-Type": "application/x-www-form-urlencoded"},
                               purpose="token", stream=True, verify=verify, data=form)
             if resp.status_code == 200:
-                return _read_json(resp, TOKEN_LIMIT, "token response")
+                return _token_body(resp)
             resp.close()
             if resp.status_code not in (404, 401, 400, 405):
                 self._raise_token_error(registry, realm, resp, cred)
@@ -288,7 +287,7 @@ class Transport:
         resp = self._send("GET", realm, headers=headers, purpose="token", stream=True, verify=verify, params=params)
         if resp.status_code != 200:
             self._raise_token_error(registry, realm, resp, cred)
-        return _read_json(resp, TOKEN_LIMIT, "token response")
+        return _token_body(resp)
 
     def _raise_token_error(self, registry, realm, resp, cred):
         errors = _read_errors(resp)
@@ -452,6 +451,9 @@ def read_capped(resp: requests.Response, limit: int, what: str, error=TooLarge) 
         raise ConnectionFailed(f"connection broke while reading {what}: {_reason(exc)}") from None
     finally:
         resp.close()
+        ex = getattr(resp, "exchange", None)
+        if ex is not None:
+            ex.bytes = total
     return b"".join(chunks)
 
 
@@ -462,6 +464,17 @@ def _read_json(resp: requests.Response, limit: int, what: str) -> dict:
     except ValueError:
         raise Unauthorized(f"{what} is not JSON", status=resp.status_code) from None
     return obj if isinstance(obj, dict) else {}
+
+
+def _token_body(resp: requests.Response) -> dict:
+    """Read a token response and record only its redacted form and the token's claims."""
+    body = _read_json(resp, TOKEN_LIMIT, "token response")
+    ex = getattr(resp, "exchange", None)
+    if ex is not None:
+        ex.response_body = redact_body(body)
+        tok = body.get("token") or body.get("access_token")
+        ex.token_claims = decode_jwt(tok) if isinstance(tok, str) else None
+    return body
 
 
 def _read_errors(resp: requests.Response) -> list[dict]:

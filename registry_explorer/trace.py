@@ -1,0 +1,213 @@
+"""A record of every HTTP exchange, for teaching: redacted before it is stored, replayable as curl.
+
+Secrets never enter a record: Authorization and Cookie values, secret-looking query
+parameters (token, password, signatures) and token response bodies are replaced before the
+record is created, so nothing downstream (frames, HTML, curl) can leak them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+# A notebook session can make tens of thousands of requests (tags, blobs); keep the latest.
+TRACE_LIMIT = 1000
+REDACTED = "<redacted>"
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth"}
+_SECRET_BODY_KEYS = {"token", "access_token", "refresh_token", "id_token", "password", "secret"}
+
+
+def redact_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers with secret values replaced; the auth scheme (Bearer/Basic) is kept for teaching."""
+    out: dict[str, str] = {}
+    for k, v in (headers or {}).items():
+        if k.lower() in _SECRET_HEADERS:
+            scheme = str(v).split(" ", 1)[0] if " " in str(v) else ""
+            out[k] = f"{scheme} {REDACTED}".strip() if k.lower().endswith("authorization") else REDACTED
+        else:
+            out[k] = str(v)
+    return out
+
+
+def redact_body(obj: Any) -> Any:
+    """A JSON body with token/password fields replaced (recursively)."""
+    if isinstance(obj, dict):
+        return {k: (REDACTED if k.lower() in _SECRET_BODY_KEYS else redact_body(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact_body(x) for x in obj]
+    return obj
+
+
+def decode_jwt(token: str) -> dict[str, Any] | None:
+    """The header and claims of a JWT, without the signature (None if it is not a JWT).
+
+    Without its signature a token cannot be replayed, so the claims (iss, aud, exp, access)
+    are safe to show; that is what a student wants to see.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, claims = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in parts[:2])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    return {"header": header, "claims": claims, "signature": REDACTED}
+
+
+def parse_rate_limit(headers: Mapping[str, str]) -> dict[str, Any] | None:
+    """Docker Hub's `RateLimit-Limit: 100;w=21600` / `RateLimit-Remaining: 76;w=21600` headers."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    if "ratelimit-limit" not in lower and "ratelimit-remaining" not in lower:
+        return None
+
+    def split(value):
+        if value is None:
+            return None, None
+        num, _, rest = str(value).partition(";")
+        window = None
+        for p in rest.split(";"):
+            if p.strip().startswith("w="):
+                try:
+                    window = int(p.strip()[2:])
+                except ValueError:
+                    pass
+        try:
+            return int(num.strip()), window
+        except ValueError:
+            return None, window
+
+    limit, w1 = split(lower.get("ratelimit-limit"))
+    remaining, w2 = split(lower.get("ratelimit-remaining"))
+    return {"limit": limit, "remaining": remaining, "window_seconds": w1 or w2,
+            "source": lower.get("docker-ratelimit-source")}
+
+
+@dataclass
+class Exchange:
+    """One HTTP exchange, already redacted. `as_curl()` replays it with $TOKEN for the secret."""
+
+    seq: int
+    started: datetime
+    method: str
+    url: str
+    purpose: str
+    request_headers: dict[str, str]
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    bytes: int | None = None
+    elapsed_ms: float | None = None
+    error: str | None = None
+    response_body: Any = None  # small JSON bodies only (token responses, redacted)
+    token_claims: dict[str, Any] | None = None
+    rate_limit: dict[str, Any] | None = None
+    form: dict[str, str] | None = None  # redacted form fields of a POST (OAuth2 token grant)
+
+    @property
+    def auth_scheme(self) -> str | None:
+        """'Bearer', 'Basic' or None: which credential the request carried."""
+        value = next((v for k, v in self.request_headers.items() if k.lower() == "authorization"), None)
+        return value.split(" ", 1)[0] if value else None
+
+    def as_curl(self) -> str:
+        """A runnable curl command; secrets appear as $TOKEN (Bearer) or $USERNAME:$PASSWORD (Basic)."""
+        args = ["curl", "-sS"]
+        if self.method == "HEAD":
+            args.append("--head")
+        elif self.method != "GET":
+            args += ["-X", self.method]
+        if self.purpose == "blob" or self.purpose == "config":
+            args.append("-L")  # blob GETs redirect to storage; curl drops Authorization on other hosts
+        cmd = " ".join(shlex.quote(a) for a in args)
+        for k, v in self.request_headers.items():
+            kl = k.lower()
+            if kl in ("user-agent", "accept-encoding", "connection", "content-length"):
+                continue
+            if kl == "authorization":
+                scheme = v.split(" ", 1)[0]
+                cmd += ' -u "$USERNAME:$PASSWORD"' if scheme.lower() == "basic" else f' -H "Authorization: {scheme} $TOKEN"'
+            elif kl not in _SECRET_HEADERS:
+                cmd += " -H " + shlex.quote(f"{k}: {v}")
+        for k, v in (self.form or {}).items():
+            value = '"$TOKEN"' if v == REDACTED else shlex.quote(v)
+            cmd += f" --data-urlencode {shlex.quote(k + '=')}{value}"
+        return f"{cmd} {shlex.quote(self.url)}"
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat dict with stable snake_case keys (what frames.trace() tabulates)."""
+        return {
+            "seq": self.seq, "started": self.started, "method": self.method, "url": self.url,
+            "status": self.status, "purpose": self.purpose, "bytes": self.bytes, "elapsed_ms": self.elapsed_ms,
+            "auth": self.auth_scheme, "error": self.error,
+            "rate_limit_remaining": (self.rate_limit or {}).get("remaining"),
+            "request_headers": dict(self.request_headers), "response_headers": dict(self.response_headers),
+        }
+
+    def _repr_html_(self) -> str:
+        from .html import exchange_html
+
+        return exchange_html(self)
+
+
+class Trace:
+    """A bounded ring of the latest exchanges (thread-safe); iterate it, index it, or tabulate it."""
+
+    def __init__(self, maxlen: int = TRACE_LIMIT):
+        self._records: deque[Exchange] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.enabled = True
+
+    @property
+    def maxlen(self) -> int | None:
+        """How many exchanges are kept."""
+        return self._records.maxlen
+
+    def start(self, method: str, url: str, purpose: str, request_headers: Mapping[str, str],
+              form: Mapping[str, str] | None = None) -> Exchange:
+        """Create (and keep) a redacted record for a request about to be sent."""
+        from .transport import redact_url
+
+        with self._lock:
+            self._seq += 1
+            ex = Exchange(
+                seq=self._seq, started=datetime.now(timezone.utc), method=method, url=redact_url(url),
+                purpose=purpose, request_headers=redact_headers(request_headers),
+                form={k: (REDACTED if k.lower() in _SECRET_BODY_KEYS else str(v)) for k, v in form.items()}
+                if form else None,
+            )
+            if self.enabled:
+                self._records.append(ex)
+        return ex
+
+    def clear(self) -> None:
+        """Forget every record."""
+        with self._lock:
+            self._records.clear()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[Exchange]:
+        with self._lock:
+            return iter(list(self._records))
+
+    def __getitem__(self, i):
+        with self._lock:
+            return list(self._records)[i]
+
+    def __repr__(self) -> str:
+        return f"Trace({len(self)} exchanges, maxlen={self.maxlen})"
+
+    def _repr_html_(self) -> str:
+        from .html import trace_html
+
+        return trace_html(self)
