@@ -31,6 +31,7 @@ from .errors import (
     InvalidManifest,
     InvalidReference,
     ManifestTooLarge,
+    NotFound,
     PlatformNotFound,
     RegistryError,
     SizeMismatch,
@@ -321,6 +322,56 @@ class Client:
             tmp.unlink(missing_ok=True)
             raise
         return final
+
+    # -- referrers -------------------------------------------------------------------------------
+
+    def referrers(self, ref: str | Reference, *, artifact_type: str | None = None) -> list[Descriptor]:
+        """Descriptors of manifests whose `subject` is `ref` (resolved to a digest first).
+
+        Uses the OCI 1.1 referrers API; where the registry lacks it (404, as distribution 2.8
+        does), falls back to the referrers tag schema `<alg>-<hex>` that pushing clients such as
+        oras and regctl maintain. https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
+        """
+        ref = parse_reference(ref)
+        digest = ref.digest or self.resolve(ref).digest
+        params = {"artifactType": artifact_type} if artifact_type else None
+        out: list[Descriptor] = []
+        url: str | None = None
+        filtered = False
+        for page in range(MAX_PAGES):
+            if url is None:
+                resp = self.transport.request(
+                    "GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}", scope=_scope(ref),
+                    params=params, headers={"Accept": mt.OCI_INDEX}, stream=True, purpose="referrers", ok=(404,),
+                )
+            else:
+                resp = self.transport.request("GET", ref.registry, "", url=url, scope=_scope(ref),
+                                              headers={"Accept": mt.OCI_INDEX}, stream=True, purpose="referrers")
+            if resp.status_code == 404 and page == 0:
+                resp.close()
+                return self._referrers_by_tag(ref, digest, artifact_type)
+            filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
+            link, current = resp.headers.get("Link"), resp.url
+            raw = read_capped(resp, MANIFEST_LIMIT, f"referrers of {digest}", error=ManifestTooLarge)
+            out.extend(parse_manifest(raw, mt.OCI_INDEX).manifests)
+            url = _next_link(link, current)
+            if not url:
+                break
+        # Registries may ignore the filter; apply it ourselves unless they say they did.
+        if artifact_type and not filtered:
+            out = [d for d in out if d.artifact_type == artifact_type]
+        return out
+
+    def _referrers_by_tag(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor]:
+        tag = digest.replace(":", "-", 1)
+        try:
+            doc = self.manifest(ref.with_tag(tag))
+        except NotFound:
+            return []
+        if not isinstance(doc, Index):
+            raise InvalidManifest(f"referrers fallback tag {tag} in {ref.name} is not an index")
+        out = doc.manifests
+        return [d for d in out if d.artifact_type == artifact_type] if artifact_type else out
 
     # -- listings ------------------------------------------------------------------------------
 
