@@ -92,6 +92,12 @@ class Descriptor:
             self.annotations.get("vnd.docker.reference.type") == "attestation-manifest"
         )
 
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter."""
+        from .html import descriptor_html
+
+        return descriptor_html(self)
+
 
 @dataclass(frozen=True)
 class _Document:
@@ -155,6 +161,12 @@ class Manifest(_Document):
             return cfg.media_type
         return None
 
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter."""
+        from .html import manifest_html
+
+        return manifest_html(self)
+
 
 @dataclass(frozen=True)
 class Index(_Document):
@@ -175,6 +187,12 @@ class Index(_Document):
     def platforms(self) -> list[Platform | None]:
         """The platform of each child, in order."""
         return [d.platform for d in self.manifests]
+
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter."""
+        from .html import index_html
+
+        return index_html(self)
 
 
 def sniff_media_type(doc: dict) -> str:
@@ -330,3 +348,9 @@ class ImageConfig:
                     )
                 )
         return out
+
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter."""
+        from .html import config_html
+
+        return config_html(self)

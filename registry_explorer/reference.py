@@ -100,6 +100,12 @@ class Reference:
         """The bare repository (no tag, no digest)."""
         return replace(self, tag=None, digest=None)
 
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter."""
+        from .html import reference_html
+
+        return reference_html(self)
+
 
 def registry_api_host(registry: str) -> str:
     """Map a registry name to the host that serves /v2/ (Docker Hub is special)."""
