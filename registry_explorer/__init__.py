@@ -5,10 +5,10 @@ from .auth import Credential
 from .client import BLOB_LIMIT, MANIFEST_LIMIT, Client
 from .errors import (
     BlobTooLarge,
+    Cancelled,
     ConnectionFailed,
     Denied,
     DigestMismatch,
-    FetchFailed,
     InvalidManifest,
     InvalidPlatform,
     InvalidReference,
@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
-    "Descriptor", "DigestMismatch", "FetchFailed", "History", "ImageConfig", "Index", "InvalidManifest",
+    "Descriptor", "DigestMismatch", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
     "PlatformNotFound", "Reference", "RegistryError", "RegistryExplorerError", "SizeMismatch", "TooLarge",
     "Unauthorized", "mediatypes", "parse_manifest", "parse_reference",

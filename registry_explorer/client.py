@@ -26,6 +26,7 @@ from .auth import CredentialStore
 from .digest import VerifyingReader, hasher_for, manifest_digest, verify
 from .errors import (
     BlobTooLarge,
+    Cancelled,
     ConnectionFailed,
     DigestMismatch,
     InvalidManifest,
@@ -261,12 +262,14 @@ class Client:
         *,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[Path]:
         """Download blobs to `<dest>/<algorithm>-<hex>`, verified, atomically, several at once.
 
         A file appears under its final name only after its digest checked out. If any blob
         fails, the others still finish; then the first failure is raised, carrying
-        `.failures` (digest -> exception) and `.succeeded` (paths written).
+        `.failures` (digest -> exception) and `.succeeded` (paths written). Setting `cancel`
+        stops every download at its next chunk and raises Cancelled.
         """
         ref = parse_reference(ref)
         dest = Path(dest)
@@ -280,7 +283,7 @@ class Client:
         results: dict[int, Path] = {}
         failures: dict[str, BaseException] = {}
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rx-fetch") as pool:
-            futures = {pool.submit(self._fetch_one, ref, d, dest, progress): i for i, d in enumerate(descs)}
+            futures = {pool.submit(self._fetch_one, ref, d, dest, progress, cancel): i for i, d in enumerate(descs)}
             for fut, i in futures.items():
                 try:
                     results[i] = fut.result()
@@ -294,8 +297,10 @@ class Client:
             raise first
         return paths
 
-    def _fetch_one(self, ref: Reference, desc: Descriptor, dest: Path, progress) -> Path:
+    def _fetch_one(self, ref: Reference, desc: Descriptor, dest: Path, progress, cancel=None) -> Path:
         final = dest / desc.digest.replace(":", "-", 1)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"fetch of {desc.digest} was cancelled before it started")
         if final.is_file() and _file_matches(final, desc):
             if progress:
                 progress(desc, desc.size, desc.size)
@@ -308,6 +313,8 @@ class Client:
                 view = memoryview(buf)
                 done = 0
                 while True:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(f"fetch of {desc.digest} was cancelled; its partial file was removed")
                     got = reader.readinto(view)
                     if not got:
                         break

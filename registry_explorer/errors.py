@@ -17,7 +17,7 @@
     │   └── BlobTooLarge
     ├── InvalidManifest             the bytes are not a manifest/index/config we can read
     ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
-    └── FetchFailed                 .failures  some blobs of a fetch_blobs() call failed
+    └── Cancelled                   the caller cancelled; partial files were removed
 
 Messages name what was wrong and what to do; none of them ever contain a credential.
 """
@@ -145,11 +145,5 @@ class PlatformNotFound(RegistryExplorerError):
         super().__init__(f"no manifest for platform {wanted}; available: {avail}")
 
 
-class FetchFailed(RegistryExplorerError):
-    """Some blobs of a fetch_blobs() call failed; `.failures` maps digest to its exception."""
-
-    def __init__(self, failures: dict[str, BaseException], succeeded: Sequence[Any] = ()):
-        self.failures = dict(failures)
-        self.succeeded = list(succeeded)
-        lines = "; ".join(f"{d}: {e}" for d, e in self.failures.items())
-        super().__init__(f"{len(self.failures)} blob(s) failed: {lines}")
+class Cancelled(RegistryExplorerError):
+    """The caller cancelled the operation (e.g. a fetch from the widget); nothing partial is kept."""

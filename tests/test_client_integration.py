@@ -169,3 +169,22 @@ def test_skopeo_agrees(any_registry, images, tmp_path):
         m = client.manifest(ref(any_registry, path))
         assert raw == m.raw
         assert m.digest == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_fetch_cancel_leaves_nothing(open_registry, tmp_path):
+    import threading
+
+    client = client_for(open_registry)
+    r = ref(open_registry, "test/single:v1")
+    big = max(client.image(r).layers, key=lambda d: d.size)
+    cancel = threading.Event()
+    calls = []
+
+    def progress(desc, done, total):
+        calls.append(done)
+        cancel.set()  # cancel after the first chunk arrived
+
+    with pytest.raises(rx.Cancelled):
+        client.fetch_blobs(r, [big], tmp_path / "c", progress=progress, cancel=cancel)
+    assert calls and calls[-1] < big.size
+    assert list((tmp_path / "c").iterdir()) == []
