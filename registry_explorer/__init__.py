@@ -2,7 +2,7 @@
 
 from . import mediatypes
 from .auth import Credential
-from .client import BLOB_LIMIT, MANIFEST_LIMIT, Client
+from .client import MANIFEST_LIMIT, Client
 from .errors import (
     BlobTooLarge,
     Cancelled,
@@ -24,11 +24,21 @@ from .errors import (
 from .models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, parse_reference
+from .source import BLOB_LIMIT
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The widget pulls in ipywidgets; import it only when asked for, so the library stays light.
+    if name == "Explorer":
+        from .widgets import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'registry_explorer' has no attribute {name!r}")
+
 __all__ = [
-    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
+    "Explorer", "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
     "Descriptor", "DigestMismatch", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
     "PlatformNotFound", "Reference", "RegistryError", "RegistryExplorerError", "SizeMismatch", "TooLarge",

@@ -10,12 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -23,50 +20,38 @@ import urllib3
 
 from . import mediatypes as mt
 from .auth import CredentialStore
-from .digest import VerifyingReader, hasher_for, manifest_digest, verify
+from .digest import VerifyingReader, manifest_digest
 from .errors import (
-    BlobTooLarge,
-    Cancelled,
     ConnectionFailed,
     DigestMismatch,
     InvalidManifest,
     InvalidReference,
     ManifestTooLarge,
     NotFound,
-    PlatformNotFound,
     RegistryError,
     SizeMismatch,
 )
-from .models import Descriptor, ImageConfig, Index, Manifest, parse_manifest
-from .platform import DEFAULT_PLATFORM, Platform, describe, select
+from .models import Descriptor, Index, Manifest, parse_manifest
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
+from .source import DEFAULT_WORKERS, Source
 from .trace import TRACE_LIMIT, Trace
 from .transport import Transport, read_capped
 
 # The OCI distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
 MANIFEST_LIMIT = 4 << 20
-# blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
-BLOB_LIMIT = 16 << 20
 # distribution caps `n` at 1000 for tags and catalog pages.
 PAGE_SIZE = 1000
 # A hostile registry could paginate forever.
 MAX_PAGES = 10_000
-# Indexes may nest (an index of indexes); more than this is a loop or an attack.
-MAX_INDEX_DEPTH = 4
 # Manifests are immutable per digest, so caching them is always safe; bound the memory.
 MANIFEST_CACHE_ENTRIES = 256
-# Streaming chunk: large enough to amortise syscalls and hashing calls.
-CHUNK = 1 << 20
-DEFAULT_WORKERS = 4
-
-ProgressCallback = Callable[[Descriptor, int, int], None]
 
 
 def _scope(ref: Reference, actions: str = "pull") -> str:
     return f"repository:{ref.repository}:{actions}"
 
 
-class Client:
+class Client(Source):
     """A registry client: resolve references, fetch verified manifests, configs and blobs, list tags."""
 
     def __init__(
@@ -91,6 +76,10 @@ class Client:
         self.workers = workers
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def parse(self, text: str | Reference) -> Reference:
+        """Parse a registry reference (what this source's methods accept)."""
+        return parse_reference(text)
 
     @property
     def trace(self) -> Trace:
@@ -184,54 +173,7 @@ class Client:
             while len(self._manifests) > MANIFEST_CACHE_ENTRIES:
                 self._manifests.popitem(last=False)
 
-    def image(self, ref: str | Reference, platform: str | Platform | None = None) -> Manifest:
-        """The image manifest for `platform` (default linux/amd64), walking indexes as needed."""
-        ref = parse_reference(ref)
-        wanted = Platform.parse(platform or DEFAULT_PLATFORM)
-        doc = self.manifest(ref)
-        for _ in range(MAX_INDEX_DEPTH):
-            if isinstance(doc, Manifest):
-                return doc
-            children = doc.manifests
-            hits = select(wanted, children)
-            if not hits:
-                raise PlatformNotFound(str(wanted), describe(c for c in children if not c.is_attestation))
-            doc = self._get_manifest(ref, children[hits[0]].digest, children[hits[0]], purpose="manifest")
-        if isinstance(doc, Manifest):
-            return doc
-        raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
-
-    def config(self, ref_or_manifest: str | Reference | Manifest, platform: str | Platform | None = None) -> ImageConfig:
-        """The image config of a reference (walking indexes for `platform`) or of a fetched Manifest."""
-        if isinstance(ref_or_manifest, Manifest):
-            manifest = ref_or_manifest
-            if manifest.reference is None:
-                raise ValueError("this Manifest was not fetched from a registry; pass a reference instead")
-        elif isinstance(ref_or_manifest, Index):
-            raise TypeError("config() needs an image manifest or a reference, not an Index; use image() first")
-        else:
-            manifest = self.image(ref_or_manifest, platform)
-        desc = manifest.config
-        if desc is None:
-            raise InvalidManifest(f"{manifest.reference}: a {manifest.media_type} manifest has no config blob")
-        raw = self.blob(manifest.reference, desc)
-        return ImageConfig.parse(raw, desc)
-
     # -- blobs -----------------------------------------------------------------------------------
-
-    def blob(self, ref: str | Reference, descriptor: Descriptor, *, limit: int = BLOB_LIMIT) -> bytes:
-        """A whole blob in memory, verified; capped at `limit` (use open_blob/fetch_blobs for layers)."""
-        ref = parse_reference(ref)
-        what = f"blob {descriptor.digest}"
-        if descriptor.data is not None:
-            verify(descriptor.data, descriptor.digest, size=descriptor.size, what=what + " (embedded data)")
-            return descriptor.data
-        if descriptor.size > limit:
-            raise BlobTooLarge(what, limit, descriptor.size, hint="; stream it with open_blob() or fetch_blobs()")
-        resp = self._blob_response(ref, descriptor)
-        data = read_capped(resp, limit, what, error=BlobTooLarge)
-        verify(data, descriptor.digest, size=descriptor.size if descriptor.size >= 0 else None, what=what)
-        return data
 
     def _blob_response(self, ref: Reference, descriptor: Descriptor) -> requests.Response:
         validate_digest(descriptor.digest)
@@ -253,82 +195,6 @@ class Client:
             yield reader
         finally:
             resp.close()
-
-    def fetch_blobs(
-        self,
-        ref: str | Reference,
-        descriptors: Sequence[Descriptor],
-        dest: str | os.PathLike,
-        *,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[Path]:
-        """Download blobs to `<dest>/<algorithm>-<hex>`, verified, atomically, several at once.
-
-        A file appears under its final name only after its digest checked out. If any blob
-        fails, the others still finish; then the first failure is raised, carrying
-        `.failures` (digest -> exception) and `.succeeded` (paths written). Setting `cancel`
-        stops every download at its next chunk and raises Cancelled.
-        """
-        ref = parse_reference(ref)
-        dest = Path(dest)
-        if dest.exists() and not dest.is_dir():
-            raise NotADirectoryError(f"fetch_blobs destination {dest} exists and is not a directory")
-        dest.mkdir(parents=True, exist_ok=True)
-        descs = list(descriptors)
-        for d in descs:
-            validate_digest(d.digest)
-        n = max(1, min(workers or self.workers, len(descs) or 1))
-        results: dict[int, Path] = {}
-        failures: dict[str, BaseException] = {}
-        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rx-fetch") as pool:
-            futures = {pool.submit(self._fetch_one, ref, d, dest, progress, cancel): i for i, d in enumerate(descs)}
-            for fut, i in futures.items():
-                try:
-                    results[i] = fut.result()
-                except BaseException as exc:  # collected, re-raised below
-                    failures.setdefault(descs[i].digest, exc)
-        paths = [results[i] for i in sorted(results)]
-        if failures:
-            first = next(iter(failures.values()))
-            first.failures = failures  # type: ignore[attr-defined]
-            first.succeeded = paths  # type: ignore[attr-defined]
-            raise first
-        return paths
-
-    def _fetch_one(self, ref: Reference, desc: Descriptor, dest: Path, progress, cancel=None) -> Path:
-        final = dest / desc.digest.replace(":", "-", 1)
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"fetch of {desc.digest} was cancelled before it started")
-        if final.is_file() and _file_matches(final, desc):
-            if progress:
-                progress(desc, desc.size, desc.size)
-            return final
-        fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{final.name}.", suffix=".partial")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, self.open_blob(ref, desc) as reader:
-                buf = bytearray(CHUNK)
-                view = memoryview(buf)
-                done = 0
-                while True:
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled(f"fetch of {desc.digest} was cancelled; its partial file was removed")
-                    got = reader.readinto(view)
-                    if not got:
-                        break
-                    out.write(view[:got])
-                    done += got
-                    if progress:
-                        progress(desc, done, desc.size)
-                if not reader.verified:  # defensive: EOF must have run the check
-                    raise DigestMismatch(desc.digest, "unverified", what=f"blob {desc.digest}")
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return final
 
     # -- referrers -------------------------------------------------------------------------------
 
@@ -461,16 +327,6 @@ def _with_type(desc: Descriptor, media_type: str) -> Descriptor:
         return desc
     return Descriptor(media_type, desc.digest, desc.size, desc.annotations, desc.platform, desc.urls,
                       desc.artifact_type, desc.data)
-
-
-def _file_matches(path: Path, desc: Descriptor) -> bool:
-    if desc.size >= 0 and path.stat().st_size != desc.size:
-        return False
-    h = hasher_for(desc.digest)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return f"{h.name}:{h.hexdigest()}" == desc.digest
 
 
 class _WireReader:

@@ -1,0 +1,190 @@
+"""The read API every content source shares: walk indexes to an image, read its config, fetch blobs.
+
+`Client` (a registry) and `Layout` (an OCI image layout directory) each provide only
+`parse`, `manifest` and `open_blob`; everything here is built on those, so both behave alike.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .digest import hasher_for, verify
+from .errors import BlobTooLarge, Cancelled, DigestMismatch, InvalidManifest, PlatformNotFound
+from .models import Descriptor, ImageConfig, Index, Manifest
+from .platform import DEFAULT_PLATFORM, Platform, describe, select
+from .reference import validate_digest
+
+# blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
+BLOB_LIMIT = 16 << 20
+# Indexes may nest (an index of indexes); more than this is a loop or an attack.
+MAX_INDEX_DEPTH = 4
+# Streaming chunk: large enough to amortise syscalls and hashing calls.
+CHUNK = 1 << 20
+DEFAULT_WORKERS = 4
+
+ProgressCallback = Callable[[Descriptor, int, int], None]
+
+
+class Source:
+    """Shared read API over `parse`, `manifest` and `open_blob`, which subclasses provide."""
+
+    workers: int = DEFAULT_WORKERS
+
+    def parse(self, text):  # pragma: no cover - abstract
+        """Parse a reference in this source's syntax."""
+        raise NotImplementedError
+
+    def manifest(self, ref, descriptor: Descriptor | None = None) -> Manifest | Index:  # pragma: no cover
+        """Fetch a verified manifest or index."""
+        raise NotImplementedError
+
+    def open_blob(self, ref, descriptor: Descriptor):  # pragma: no cover - abstract
+        """Context manager yielding a VerifyingReader."""
+        raise NotImplementedError
+
+    def image(self, ref, platform: str | Platform | None = None) -> Manifest:
+        """The image manifest for `platform` (default linux/amd64), walking indexes as needed."""
+        ref = self.parse(ref)
+        wanted = Platform.parse(platform or DEFAULT_PLATFORM)
+        doc = self.manifest(ref)
+        for _ in range(MAX_INDEX_DEPTH):
+            if isinstance(doc, Manifest):
+                return doc
+            children = doc.manifests
+            hits = select(wanted, children)
+            if not hits:
+                raise PlatformNotFound(str(wanted), describe(c for c in children if not c.is_attestation))
+            doc = self.manifest(ref, descriptor=children[hits[0]])
+        if isinstance(doc, Manifest):
+            return doc
+        raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
+
+    def config(self, ref_or_manifest, platform: str | Platform | None = None) -> ImageConfig:
+        """The image config of a reference (walking indexes for `platform`) or of a fetched Manifest."""
+        if isinstance(ref_or_manifest, Manifest):
+            manifest = ref_or_manifest
+            if manifest.reference is None:
+                raise ValueError("this Manifest was not fetched from a registry; pass a reference instead")
+        elif isinstance(ref_or_manifest, Index):
+            raise TypeError("config() needs an image manifest or a reference, not an Index; use image() first")
+        else:
+            manifest = self.image(ref_or_manifest, platform)
+        desc = manifest.config
+        if desc is None:
+            raise InvalidManifest(f"{manifest.reference}: a {manifest.media_type} manifest has no config blob")
+        raw = self.blob(manifest.reference, desc)
+        return ImageConfig.parse(raw, desc)
+
+    def blob(self, ref, descriptor: Descriptor, *, limit: int = BLOB_LIMIT) -> bytes:
+        """A whole blob in memory, verified; capped at `limit` (use open_blob/fetch_blobs for layers)."""
+        ref = self.parse(ref)
+        what = f"blob {descriptor.digest}"
+        if descriptor.data is not None:
+            verify(descriptor.data, descriptor.digest, size=descriptor.size, what=what + " (embedded data)")
+            return descriptor.data
+        if descriptor.size > limit:
+            raise BlobTooLarge(what, limit, descriptor.size, hint="; stream it with open_blob() or fetch_blobs()")
+        chunks, total = [], 0
+        with self.open_blob(ref, descriptor) as reader:
+            while chunk := reader.read(CHUNK):
+                total += len(chunk)
+                if total > limit:  # only reachable when the size is unknown (schema1)
+                    raise BlobTooLarge(what, limit, None)
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    def fetch_blobs(
+        self,
+        ref,
+        descriptors: Sequence[Descriptor],
+        dest: str | os.PathLike,
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Path]:
+        """Download blobs to `<dest>/<algorithm>-<hex>`, verified, atomically, several at once.
+
+        A file appears under its final name only after its digest checked out. If any blob
+        fails, the others still finish; then the first failure is raised, carrying
+        `.failures` (digest -> exception) and `.succeeded` (paths written). Setting `cancel`
+        stops every download at its next chunk and raises Cancelled.
+        """
+        ref = self.parse(ref)
+        dest = Path(dest)
+        if dest.exists() and not dest.is_dir():
+            raise NotADirectoryError(f"fetch_blobs destination {dest} exists and is not a directory")
+        dest.mkdir(parents=True, exist_ok=True)
+        descs = list(descriptors)
+        for d in descs:
+            validate_digest(d.digest)
+        n = max(1, min(workers or self.workers, len(descs) or 1))
+        results: dict[int, Path] = {}
+        failures: dict[str, BaseException] = {}
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rx-fetch") as pool:
+            futures = {pool.submit(self._fetch_one, ref, d, dest, progress, cancel): i for i, d in enumerate(descs)}
+            for fut, i in futures.items():
+                try:
+                    results[i] = fut.result()
+                except BaseException as exc:  # collected, re-raised below
+                    failures.setdefault(descs[i].digest, exc)
+        paths = [results[i] for i in sorted(results)]
+        if failures:
+            first = next(iter(failures.values()))
+            first.failures = failures  # type: ignore[attr-defined]
+            first.succeeded = paths  # type: ignore[attr-defined]
+            raise first
+        return paths
+
+    def _fetch_one(self, ref, desc: Descriptor, dest: Path, progress, cancel=None) -> Path:
+        return self._fetch_to(ref, desc, dest / desc.digest.replace(":", "-", 1), progress, cancel)
+
+    def _fetch_to(self, ref, desc: Descriptor, final: Path, progress, cancel=None) -> Path:
+        """Stream one blob to `final` through a temporary file renamed only after verification."""
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"fetch of {desc.digest} was cancelled before it started")
+        if final.is_file() and _file_matches(final, desc):
+            if progress:
+                progress(desc, desc.size, desc.size)
+            return final
+        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, self.open_blob(ref, desc) as reader:
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                done = 0
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(f"fetch of {desc.digest} was cancelled; its partial file was removed")
+                    got = reader.readinto(view)
+                    if not got:
+                        break
+                    out.write(view[:got])
+                    done += got
+                    if progress:
+                        progress(desc, done, desc.size)
+                if not reader.verified:  # defensive: EOF must have run the check
+                    raise DigestMismatch(desc.digest, "unverified", what=f"blob {desc.digest}")
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final
+
+
+
+def _file_matches(path: Path, desc: Descriptor) -> bool:
+    """True when an existing file already holds exactly the blob (so it need not be fetched again)."""
+    if desc.size >= 0 and path.stat().st_size != desc.size:
+        return False
+    h = hasher_for(desc.digest)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return f"{h.name}:{h.hexdigest()}" == desc.digest
