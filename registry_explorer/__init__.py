@@ -21,6 +21,7 @@ from .errors import (
     TooLarge,
     Unauthorized,
 )
+from .layout import Layout, LayoutReference
 from .models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, parse_reference
@@ -39,7 +40,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Explorer", "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
-    "Descriptor", "DigestMismatch", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
+    "Descriptor", "DigestMismatch", "Layout", "LayoutReference", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
     "PlatformNotFound", "Reference", "RegistryError", "RegistryExplorerError", "SizeMismatch", "TooLarge",
     "Unauthorized", "mediatypes", "parse_manifest", "parse_reference",

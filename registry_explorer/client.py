@@ -13,6 +13,8 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,9 +33,11 @@ from .errors import (
     RegistryError,
     SizeMismatch,
 )
+from .layout import LayoutReference, add_to_index, init_layout, write_manifest_blob
 from .models import Descriptor, Index, Manifest, parse_manifest
+from .platform import Platform
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
-from .source import DEFAULT_WORKERS, Source
+from .source import DEFAULT_WORKERS, ProgressCallback, Source
 from .trace import TRACE_LIMIT, Trace
 from .transport import Transport, read_capped
 
@@ -195,6 +199,53 @@ class Client(Source):
             yield reader
         finally:
             resp.close()
+
+    # -- offline copies --------------------------------------------------------------------------
+
+    def save_layout(self, ref: str | Reference, path: str | os.PathLike, platform: str | Platform | None = None,
+                    *, tag: str | None = None, progress: ProgressCallback | None = None) -> LayoutReference:
+        """Copy an image (or, without `platform`, a whole index) into an OCI layout directory.
+
+        Manifests are stored verbatim, so digests are preserved: OCI content comes out byte for
+        byte as `skopeo copy [--all] docker://... oci:PATH:TAG` writes it; Docker-typed manifests
+        stay Docker-typed (skopeo would convert them to OCI, changing their digests). Blobs land
+        before manifests and index.json is updated last, so an interrupted copy is never listed.
+        """
+        ref = parse_reference(ref)
+        root = self.manifest(ref)
+        if platform is not None and isinstance(root, Index):
+            root = self.image(ref, platform)
+        docs: list[Manifest | Index] = []
+        blobs: dict[str, Descriptor] = {}
+
+        def walk(doc: Manifest | Index) -> None:
+            docs.append(doc)
+            if isinstance(doc, Index):
+                for child in doc.manifests:
+                    walk(self.manifest(ref, descriptor=child))
+                return
+            for d in ([doc.config] if doc.config is not None else []) + doc.layers:
+                # Foreign (non-distributable) layers live at their `urls`, not in the registry.
+                if d.urls and ("foreign" in d.media_type or "nondistributable" in d.media_type):
+                    continue
+                blobs.setdefault(d.digest, d)
+
+        walk(root)
+        out = Path(path)
+        init_layout(out)
+        todo = list(blobs.values())
+        for algo in {d.digest.split(":", 1)[0] for d in todo}:
+            (out / "blobs" / algo).mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1))) as pool:
+            futures = [pool.submit(self._fetch_to, ref, d, out / "blobs" / d.digest.replace(":", "/", 1),
+                                   progress) for d in todo]
+            for fut in futures:
+                fut.result()
+        for doc in reversed(docs):  # children before the index that lists them
+            write_manifest_blob(out, doc.digest, doc.raw)
+        name = tag if tag is not None else ref.tag
+        add_to_index(out, root.descriptor, name)
+        return LayoutReference(str(out), name, root.digest)
 
     # -- referrers -------------------------------------------------------------------------------
 

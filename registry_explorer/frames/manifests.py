@@ -132,7 +132,7 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
 
 def tags(client, repo, *, workers: int = TAG_WORKERS) -> pd.DataFrame:
     """One row per tag with the digest, media type and size its manifest resolves to (HEADs, concurrent)."""
-    ref = parse_reference(repo)
+    ref = client.parse(repo) if hasattr(client, "parse") else parse_reference(repo)
     names = client.tags(ref)
 
     def head(tag: str) -> dict[str, Any]:

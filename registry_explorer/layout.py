@@ -1,0 +1,270 @@
+"""OCI image layout directories as a source, and writing registry content into them.
+
+A layout is `oci-layout`, `index.json` and `blobs/<alg>/<hex>`:
+https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+References look like skopeo's: `oci:PATH[:TAG|@DIGEST]`. What we write matches what
+`skopeo copy docker://… oci:…` writes for OCI content, byte for byte (blobs, manifests,
+index.json and oci-layout), so either tool can read the other's copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from . import mediatypes as mt
+from .digest import VerifyingReader, manifest_digest
+from .errors import DigestMismatch, InvalidReference, ManifestTooLarge, NotFound, SizeMismatch
+from .models import Descriptor, Index, Manifest, parse_manifest
+from .reference import validate_digest
+from .source import Source
+
+LAYOUT_VERSION = "1.0.0"
+REF_NAME = "org.opencontainers.image.ref.name"
+# The same cap as for registry manifests: a layout is just as untrusted as a registry.
+MANIFEST_LIMIT = 4 << 20
+# skopeo (containers/image) writes the oci-layout file with a space after the colon.
+OCI_LAYOUT_BYTES = b'{"imageLayoutVersion": "1.0.0"}'
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class LayoutReference:
+    """`oci:PATH[:TAG][@DIGEST]`: a tag or digest inside an OCI layout directory."""
+
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    registry = "oci"  # so code that shows `ref.registry` has something sensible
+
+    @property
+    def repository(self) -> str:
+        """The layout path (plays the role of a repository)."""
+        return self.path
+
+    @property
+    def name(self) -> str:
+        """`oci:PATH`."""
+        return f"oci:{self.path}"
+
+    @property
+    def identifier(self) -> str | None:
+        """The digest if pinned, else the tag (None: the layout's only image)."""
+        return self.digest or self.tag
+
+    def __str__(self) -> str:
+        out = self.name
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+    def with_digest(self, digest: str) -> LayoutReference:
+        """The same layout entry pinned to `digest`."""
+        return replace(self, digest=validate_digest(digest))
+
+    def with_tag(self, tag: str) -> LayoutReference:
+        """Another tag of the same layout."""
+        return replace(self, tag=tag, digest=None)
+
+    def repo(self) -> LayoutReference:
+        """The layout itself."""
+        return replace(self, tag=None, digest=None)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<code>{html.escape(str(self))}</code>"
+
+
+def parse_layout_reference(text: str | LayoutReference) -> LayoutReference:
+    """Parse `oci:PATH[:TAG|@DIGEST]` (the `oci:` prefix is required)."""
+    if isinstance(text, LayoutReference):
+        return text
+    if not isinstance(text, str) or not text.startswith("oci:"):
+        raise InvalidReference(str(text), "an OCI layout reference looks like 'oci:PATH[:TAG|@DIGEST]'")
+    rest = text[4:]
+    digest = tag = None
+    if "@" in rest:
+        rest, _, digest = rest.rpartition("@")
+        validate_digest(digest, source=text)
+    head, sep, maybe_tag = rest.rpartition(":")
+    # PATH may itself contain ':'; a tag is what follows the last ':' when it looks like one.
+    if sep and head and _TAG_RE.match(maybe_tag) and "/" not in maybe_tag:
+        rest, tag = head, maybe_tag
+    if not rest:
+        raise InvalidReference(text, "the layout path after 'oci:' is empty")
+    return LayoutReference(rest, tag, digest)
+
+
+class Layout(Source):
+    """An OCI image layout directory, read with the same API as `Client`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not (self.path / "oci-layout").is_file():
+            raise NotFound(
+                f"{self.path} is not an OCI image layout (no oci-layout file); create one with "
+                "client.save_layout(ref, path) or `skopeo copy docker://... oci:PATH:TAG`",
+            )
+
+    def __repr__(self) -> str:
+        return f"Layout({str(self.path)!r})"
+
+    # -- the three primitives -----------------------------------------------------------------
+
+    def parse(self, text: str | LayoutReference) -> LayoutReference:
+        """`oci:PATH[:TAG|@DIGEST]`, or just `TAG` / `@DIGEST` / `TAG@DIGEST` within this layout."""
+        if isinstance(text, LayoutReference):
+            return text
+        if isinstance(text, str) and text.startswith("oci:"):
+            return parse_layout_reference(text)
+        return parse_layout_reference(f"oci:{self.path}{'' if str(text).startswith('@') else ':'}{text}")
+
+    def _index(self) -> dict:
+        try:
+            doc = json.loads((self.path / "index.json").read_bytes())
+        except (OSError, ValueError) as exc:
+            raise NotFound(f"{self.path}/index.json cannot be read: {exc}") from None
+        return doc if isinstance(doc, dict) else {}
+
+    def _entries(self) -> list[Descriptor]:
+        return [Descriptor.from_json(d, what="index.json entry") for d in self._index().get("manifests") or []]
+
+    def _blob_path(self, digest: str) -> Path:
+        algo, _, hexpart = validate_digest(digest).partition(":")
+        return self.path / "blobs" / algo / hexpart
+
+    def resolve(self, ref) -> Descriptor:
+        """The index.json descriptor for a tag, or a descriptor built from the blob for a digest."""
+        ref = self.parse(ref)
+        entries = self._entries()
+        if ref.digest:
+            for d in entries:
+                if d.digest == ref.digest:
+                    return d
+            raw = self._read_manifest_bytes(ref.digest)
+            doc = parse_manifest(raw)
+            return Descriptor(doc.media_type, ref.digest, len(raw))
+        if ref.tag is None:
+            if len(entries) == 1:
+                return entries[0]
+            raise InvalidReference(str(ref), f"the layout holds {len(entries)} images; name one with :TAG or @DIGEST")
+        for d in entries:
+            if d.annotations.get(REF_NAME) == ref.tag:
+                return d
+        raise NotFound(f"no tag {ref.tag!r} in {self.path}; tags: {', '.join(self.tags(ref)) or 'none'}")
+
+    def _read_manifest_bytes(self, digest: str) -> bytes:
+        path = self._blob_path(digest)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"{digest} is not in {self.path}/blobs") from None
+        if size > MANIFEST_LIMIT:
+            raise ManifestTooLarge(f"manifest {digest}", MANIFEST_LIMIT, size)
+        return path.read_bytes()
+
+    def manifest(self, ref, descriptor: Descriptor | None = None) -> Manifest | Index:
+        """The verified manifest or index that `ref` (or `descriptor`) names."""
+        ref = self.parse(ref)
+        desc = descriptor or self.resolve(ref)
+        raw = self._read_manifest_bytes(desc.digest)
+        what = f"manifest {desc.digest} in {self.path}"
+        if desc.size >= 0 and len(raw) != desc.size:
+            raise SizeMismatch(desc.size, len(raw), what=what)
+        actual = manifest_digest(raw, desc.media_type, desc.digest.split(":", 1)[0])
+        if actual != desc.digest:
+            raise DigestMismatch(desc.digest, actual, what=what)
+        return parse_manifest(raw, desc.media_type or None, descriptor=desc if desc.media_type else None,
+                              reference=ref.with_digest(desc.digest))
+
+    @contextlib.contextmanager
+    def open_blob(self, ref, descriptor: Descriptor) -> Iterator[VerifyingReader]:
+        """A verifying reader over the blob file."""
+        path = self._blob_path(descriptor.digest)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {descriptor.digest} is not in {self.path}/blobs") from None
+        with f:
+            yield VerifyingReader(f, descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
+                                  what=f"blob {descriptor.digest}")
+
+    # -- listings -------------------------------------------------------------------------------
+
+    def tags(self, ref=None) -> list[str]:
+        """The `org.opencontainers.image.ref.name` of every index.json entry."""
+        return [d.annotations[REF_NAME] for d in self._entries() if REF_NAME in d.annotations]
+
+    def referrers(self, ref, *, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests in the layout whose `subject` is `ref` (found by scanning index.json entries)."""
+        subject = self.resolve(ref).digest
+        out = []
+        for d in self._entries():
+            if not (mt.is_manifest(d.media_type) or mt.is_index(d.media_type)):
+                continue
+            doc = self.manifest(self.parse(f"@{d.digest}"), descriptor=d)
+            if doc.subject is not None and doc.subject.digest == subject:
+                at = doc.artifact_type
+                if artifact_type is None or at == artifact_type:
+                    out.append(Descriptor(d.media_type, d.digest, d.size, doc.annotations, artifact_type=at))
+        return out
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def init_layout(path: Path) -> None:
+    """Create the oci-layout marker and an empty index.json if they are missing."""
+    path.mkdir(parents=True, exist_ok=True)
+    if not (path / "oci-layout").exists():
+        _atomic_write(path / "oci-layout", OCI_LAYOUT_BYTES)
+    if not (path / "index.json").exists():
+        _atomic_write(path / "index.json", b'{"schemaVersion":2,"manifests":[]}')
+
+
+def write_manifest_blob(path: Path, digest: str, raw: bytes) -> None:
+    """Store manifest bytes verbatim under blobs/ (unless already there)."""
+    algo, _, hexpart = digest.partition(":")
+    target = path / "blobs" / algo / hexpart
+    if not target.exists():
+        _atomic_write(target, raw)
+
+
+def add_to_index(path: Path, desc: Descriptor, tag: str | None) -> None:
+    """Record `desc` in index.json under `tag`, replacing an older entry of that tag (as skopeo does)."""
+    index = json.loads((path / "index.json").read_bytes())
+    entries = [e for e in index.get("manifests") or []
+               if not (tag and (e.get("annotations") or {}).get(REF_NAME) == tag)]
+    entry: dict = {"mediaType": desc.media_type, "digest": desc.digest, "size": desc.size}
+    if tag:
+        entry["annotations"] = {REF_NAME: tag}
+    if tag or not any(e.get("digest") == desc.digest for e in entries):
+        entries.append(entry)
+    # Go's json.Marshal of the index struct: compact, schemaVersion first, like skopeo's output.
+    out = {"schemaVersion": 2, "manifests": entries}
+    for k in ("mediaType", "annotations"):
+        if k in index:
+            out[k] = index[k]
+    _atomic_write(path / "index.json", json.dumps(out, separators=(",", ":")).encode())
