@@ -8,6 +8,7 @@ of the descriptor that named it. https://github.com/containerd/containerd/tree/m
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import threading
@@ -22,7 +23,7 @@ import urllib3
 
 from . import mediatypes as mt
 from .auth import CredentialStore
-from .digest import VerifyingReader, manifest_digest
+from .digest import manifest_digest
 from .errors import (
     ConnectionFailed,
     DigestMismatch,
@@ -187,16 +188,11 @@ class Client(Source):
         )
 
     @contextlib.contextmanager
-    def open_blob(self, ref: str | Reference, descriptor: Descriptor) -> Iterator[VerifyingReader]:
-        """Stream a blob: yields a file-like reader that raises DigestMismatch at EOF if corrupt."""
-        ref = parse_reference(ref)
-        resp = self._blob_response(ref, descriptor)
-        reader = VerifyingReader(
-            _WireReader(resp), descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
-            what=f"blob {descriptor.digest}",
-        )
+    def _raw_blob(self, ref, descriptor: Descriptor) -> Iterator[_WireReader]:
+        """The unverified blob body; Source.open_blob and fetch_blobs verify it."""
+        resp = self._blob_response(parse_reference(ref), descriptor)
         try:
-            yield reader
+            yield _WireReader(resp)
         finally:
             resp.close()
 
@@ -381,29 +377,47 @@ def _with_type(desc: Descriptor, media_type: str) -> Descriptor:
 
 
 class _WireReader:
-    """Raw socket reads (no Content-Encoding decoding), with transport errors mapped to ours."""
+    """Raw body reads (no Content-Encoding decoding, no extra copies), with transport errors mapped to ours."""
 
     def __init__(self, resp: requests.Response):
         self._resp = resp
         self._raw = resp.raw
+        # http.client's response can `readinto` our buffer directly; urllib3's readinto would
+        # read into a temporary bytes object and copy. Nothing has been read yet, so it is safe.
+        fp = getattr(self._raw, "_fp", None)
+        self._fp = fp if fp is not None and hasattr(fp, "readinto") else None
         self._ex = getattr(resp, "exchange", None)
-        self._counting = False
+        if self._ex is not None:
+            self._ex.bytes = 0
+        self._where = urlsplit(resp.url).path
+
+    def _count(self, n: int) -> None:
+        if self._ex is not None:
+            self._ex.bytes += n
 
     def read(self, n: int) -> bytes:
+        """Up to n raw bytes; b'' at the end of the body."""
         try:
             data = self._raw.read(n, decode_content=False)
-            if self._ex is not None:
-                self._ex.bytes = (self._ex.bytes if self._counting else 0) + len(data)
-                self._counting = True
-            return data
-        except (urllib3.exceptions.HTTPError, OSError, requests.exceptions.RequestException) as exc:
-            raise ConnectionFailed(f"connection broke while reading {urlsplit(self._resp.url).path}: {exc}") from None
+        except (urllib3.exceptions.HTTPError, OSError, requests.exceptions.RequestException,
+                http.client.HTTPException) as exc:
+            raise ConnectionFailed(f"connection broke while reading {self._where}: {exc}", kind="stream") from None
+        self._count(len(data))
+        return data
 
     def readinto(self, buf) -> int:
-        data = self.read(len(buf))
-        n = len(data)
-        buf[:n] = data
+        """Fill `buf` with raw bytes; 0 at the end of the body."""
+        if self._fp is None:
+            data = self.read(len(buf))
+            buf[: len(data)] = data
+            return len(data)
+        try:
+            n = self._fp.readinto(buf)
+        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            raise ConnectionFailed(f"connection broke while reading {self._where}: {exc}", kind="stream") from None
+        self._count(n)
         return n
 
     def close(self) -> None:
+        """Close the response."""
         self._resp.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import mediatypes as mt
-from .digest import VerifyingReader, manifest_digest
+from .digest import manifest_digest
 from .errors import DigestMismatch, InvalidReference, ManifestTooLarge, NotFound, SizeMismatch
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .reference import validate_digest
@@ -188,16 +188,15 @@ class Layout(Source):
                               reference=ref.with_digest(desc.digest))
 
     @contextlib.contextmanager
-    def open_blob(self, ref, descriptor: Descriptor) -> Iterator[VerifyingReader]:
-        """A verifying reader over the blob file."""
+    def _raw_blob(self, ref, descriptor: Descriptor) -> Iterator:
+        """The blob file, unverified (Source.open_blob and fetch_blobs verify it)."""
         path = self._blob_path(descriptor.digest)
         try:
-            f = open(path, "rb")
+            f = open(path, "rb", buffering=0)
         except FileNotFoundError:
             raise NotFound(f"blob {descriptor.digest} is not in {self.path}/blobs") from None
         with f:
-            yield VerifyingReader(f, descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
-                                  what=f"blob {descriptor.digest}")
+            yield f
 
     # -- listings -------------------------------------------------------------------------------
 

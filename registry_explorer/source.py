@@ -6,16 +6,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .digest import hasher_for, verify
-from .errors import BlobTooLarge, Cancelled, DigestMismatch, InvalidManifest, PlatformNotFound
+from .digest import VerifyingReader, hasher_for, verify
+from .errors import BlobTooLarge, Cancelled, InvalidManifest, PlatformNotFound
 from .models import Descriptor, ImageConfig, Index, Manifest
+from .pipeline import pipelined_copy
 from .platform import DEFAULT_PLATFORM, Platform, describe, select
 from .reference import validate_digest
 
@@ -43,9 +45,16 @@ class Source:
         """Fetch a verified manifest or index."""
         raise NotImplementedError
 
-    def open_blob(self, ref, descriptor: Descriptor):  # pragma: no cover - abstract
-        """Context manager yielding a VerifyingReader."""
+    def _raw_blob(self, ref, descriptor: Descriptor):  # pragma: no cover - abstract
+        """Context manager yielding the unverified blob as an object with read/readinto."""
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def open_blob(self, ref, descriptor: Descriptor) -> Iterator[VerifyingReader]:
+        """Stream a blob: yields a file-like reader that raises DigestMismatch at EOF if corrupt."""
+        with self._raw_blob(self.parse(ref), descriptor) as raw:
+            yield VerifyingReader(raw, descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
+                                  what=f"blob {descriptor.digest}")
 
     def image(self, ref, platform: str | Platform | None = None) -> Manifest:
         """The image manifest for `platform` (default linux/amd64), walking indexes as needed."""
@@ -155,22 +164,12 @@ class Source:
         fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial")
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, self.open_blob(ref, desc) as reader:
-                buf = bytearray(CHUNK)
-                view = memoryview(buf)
-                done = 0
-                while True:
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled(f"fetch of {desc.digest} was cancelled; its partial file was removed")
-                    got = reader.readinto(view)
-                    if not got:
-                        break
-                    out.write(view[:got])
-                    done += got
-                    if progress:
-                        progress(desc, done, desc.size)
-                if not reader.verified:  # defensive: EOF must have run the check
-                    raise DigestMismatch(desc.digest, "unverified", what=f"blob {desc.digest}")
+            with os.fdopen(fd, "wb") as out, self._raw_blob(self.parse(ref), desc) as raw:
+                pipelined_copy(
+                    raw.readinto, out.write, desc.digest, desc.size if desc.size >= 0 else None,
+                    progress=(lambda done: progress(desc, done, desc.size)) if progress else None,
+                    cancel=cancel, what=f"blob {desc.digest}",
+                )
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
