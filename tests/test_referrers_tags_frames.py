@@ -98,19 +98,24 @@ def test_referrers_api_with_pagination_and_filter(referrers_server):
 
 
 def test_referrers_fallback_tag_on_real_registry(open_registry, images):
+    from harness.push import push_image
+
     single, art = images["single"], images["artifact"]
+    # A repository of its own, so the extra tag does not change what other tests list.
+    push_image(open_registry.url, single, repository="test/referred")
+    push_image(open_registry.url, art, repository="test/referred")
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
              "manifests": [art.root.descriptor(artifactType="application/spdx+json")]}
     tag = single.digest.replace(":", "-")
-    r = requests.put(f"{open_registry.url}/v2/test/single/manifests/{tag}", data=json.dumps(index),
+    r = requests.put(f"{open_registry.url}/v2/test/referred/manifests/{tag}", data=json.dumps(index),
                      headers={"Content-Type": mt.OCI_INDEX}, timeout=30, verify=False)
     assert r.status_code == 201
     client = client_for(open_registry)
-    found = client.referrers(f"{open_registry.host}/test/single:v1")
+    found = client.referrers(f"{open_registry.host}/test/referred:v1")
     assert [d.digest for d in found] == [art.digest]
     seen = [(ex.purpose, ex.status) for ex in client.trace]
     assert ("referrers", 404) in seen, "the API was tried first"
-    assert client.referrers(f"{open_registry.host}/test/single:v1", artifact_type="application/x-none") == []
+    assert client.referrers(f"{open_registry.host}/test/referred:v1", artifact_type="application/x-none") == []
     assert client.referrers(f"{open_registry.host}/test/multi:v1") == [], "no fallback tag means no referrers"
 
 

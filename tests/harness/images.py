@@ -570,11 +570,187 @@ def _build_zstd() -> TestImage:
     )
 
 
+# Sizes of the "wasteful" image's files, chosen so dive's numbers are easy to check by hand.
+WASTEFUL_BIG_V1 = 100_000
+WASTEFUL_BIG_V2 = 50_000
+WASTEFUL_KEEP = 1_000
+WASTEFUL_CACHE_OLD = 3_000
+WASTEFUL_CACHE_NEW = 500
+
+
+def _pattern(size: int, salt: int) -> bytes:
+    """Deterministic, cheap to compress filler."""
+    unit = bytes((i * 7 + salt) % 256 for i in range(256))
+    return (unit * (size // 256 + 1))[:size]
+
+
+def _build_wasteful() -> TestImage:
+    """Three layers that waste space the way dive measures it.
+
+    Layer 0 writes app/big.bin (100 000 B), app/keep.txt and cache/old.tmp; layer 1 overwrites
+    app/big.bin (50 000 B); layer 2 deletes app/big.bin (``.wh.big.bin``) and hides cache/ with an
+    opaque whiteout, adding cache/new.txt in the same layer.
+    """
+    layer1, diff1 = _layer(
+        [
+            Entry("app", "dir"),
+            Entry("app/big.bin", data=_pattern(WASTEFUL_BIG_V1, 1)),
+            Entry("app/keep.txt", data=_pattern(WASTEFUL_KEEP, 2)),
+            Entry("cache", "dir"),
+            Entry("cache/old.tmp", data=_pattern(WASTEFUL_CACHE_OLD, 3)),
+        ],
+        OCI_LAYER_GZIP,
+    )
+    layer2, diff2 = _layer(
+        [Entry("app", "dir"), Entry("app/big.bin", data=_pattern(WASTEFUL_BIG_V2, 4))],
+        OCI_LAYER_GZIP,
+    )
+    layer3, diff3 = _layer(
+        [
+            Entry("app", "dir"),
+            Entry("app/.wh.big.bin"),
+            Entry("cache", "dir"),
+            Entry("cache/.wh..wh..opq"),
+            Entry("cache/new.txt", data=_pattern(WASTEFUL_CACHE_NEW, 5)),
+        ],
+        OCI_LAYER_GZIP,
+    )
+    layers = [layer1, layer2, layer3]
+    config = {
+        "created": CREATED,
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff1, diff2, diff3]},
+        "history": [
+            {"created": CREATED, "created_by": "COPY app cache /"},
+            {"created": CREATED, "created_by": "RUN regenerate /app/big.bin"},
+            {"created": CREATED, "created_by": "RUN rm /app/big.bin && rm -rf /cache && touch /cache/new.txt"},
+        ],
+    }
+    config_blob = Blob(OCI_CONFIG, dumps(config))
+    root = Blob(
+        OCI_MANIFEST,
+        dumps({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": config_blob.descriptor(),
+            "layers": [l.descriptor() for l in layers],
+        }),
+    )
+    # dive, by hand (layerfs.efficiency): leaf versions per path across the three layers are
+    # app/big.bin: 100000, 50000, and 0 for the whiteout of a file -> count 3, total 150000, min 0;
+    # app/keep.txt 1000, cache/old.tmp 3000, cache/new.txt 500 once each. dive ignores opaque
+    # whiteouts, so cache/old.tmp is not charged.
+    big_total = WASTEFUL_BIG_V1 + WASTEFUL_BIG_V2
+    discovered = big_total + WASTEFUL_KEEP + WASTEFUL_CACHE_OLD + WASTEFUL_CACHE_NEW
+    minimum = WASTEFUL_KEEP + WASTEFUL_CACHE_OLD + WASTEFUL_CACHE_NEW
+    return TestImage(
+        name="wasteful",
+        repository="test/wasteful",
+        tag="v1",
+        root=root,
+        blobs=_collect(root, config_blob, *layers),
+        push_order=[("v1", root)],
+        extra={
+            "layers": layers,
+            "diff_ids": [diff1, diff2, diff3],
+            "config": config,
+            "wasted_rows": [
+                {"path": "app/big.bin", "count": 3, "total_size": big_total, "wasted_size": big_total,
+                 "layers": [0, 1, 2]},
+            ],
+            "efficiency": minimum / discovered,  # 4500 / 154500
+            "wasted_bytes": big_total,  # 150000
+            "total_bytes": discovered,  # every tar entry's size, all layers: 154500
+            "user_bytes": WASTEFUL_BIG_V2 + WASTEFUL_CACHE_NEW,  # layers 1 and 2: 50500
+            # The merged filesystem: path -> index of the layer that last wrote it.
+            "merged": {"app": 2, "app/keep.txt": 0, "cache": 2, "cache/new.txt": 2},
+        },
+    )
+
+
+def _build_variant(single: TestImage) -> TestImage:
+    """Shares the first two layers of ``single`` byte for byte; a different third layer and config."""
+    base_layers = single.extra["layers"][:2]
+    base_diffs = single.extra["diff_ids"][:2]
+    layer3, diff3 = _layer(
+        [
+            Entry("etc", "dir"),
+            Entry("etc/motd", data=b"Welcome to the variant image.\n"),
+            Entry("etc/variant", data=b"variant=1\n"),
+        ],
+        OCI_LAYER_GZIP,
+    )
+    layers = [*base_layers, layer3]
+    diff_ids = [*base_diffs, diff3]
+    single_cfg = single.extra["config"]
+    config = json.loads(json.dumps(single_cfg))  # deep copy, same key order
+    config["config"]["Env"] = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "GREETING=bonjour",
+        "VARIANT=1",
+    ]
+    config["config"]["Cmd"] = ["--quiet"]
+    config["config"]["Labels"] = {
+        "org.opencontainers.image.title": "variant",
+        "org.opencontainers.image.version": "1.0.0",
+        "com.example.flavour": "variant",
+    }
+    config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
+    config["history"][1] = {"created": CREATED, "created_by": "/bin/sh -c #(nop)  ENV GREETING=bonjour VARIANT=1",
+                            "empty_layer": True}
+    config["history"][3] = {"created": CREATED, "created_by": "/bin/sh -c #(nop)  LABEL com.example.flavour=variant",
+                            "empty_layer": True}
+    config["history"][-2] = {"created": CREATED, "created_by": "/bin/sh -c echo variant=1 > /etc/variant"}
+    config["history"][-1] = {"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["--quiet"]', "empty_layer": True}
+    config_blob = Blob(OCI_CONFIG, dumps(config))
+    root = Blob(
+        OCI_MANIFEST,
+        dumps({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": config_blob.descriptor(),
+            "layers": [l.descriptor() for l in layers],
+            "annotations": {"org.opencontainers.image.created": CREATED},
+        }),
+    )
+    return TestImage(
+        name="variant",
+        repository="test/variant",
+        tag="v1",
+        root=root,
+        blobs=_collect(root, config_blob, *layers),
+        push_order=[("v1", root)],
+        extra={
+            "config": config,
+            "config_blob": config_blob,
+            "layers": layers,
+            "diff_ids": diff_ids,
+            "shared_layers": [l.digest for l in base_layers],
+            "different_layer": layer3,
+            # What compare(single, variant) should report, by hand.
+            "vs_single": {
+                "env_changed": {"GREETING": ("hello", "bonjour")},
+                "env_added": {"VARIANT": "1"},
+                "env_removed": {},
+                "cmd": (["--verbose"], ["--quiet"]),
+                "labels_changed": {"org.opencontainers.image.title": ("single", "variant")},
+                "labels_added": {"com.example.flavour": "variant"},
+                "labels_removed": {"com.example.team": "registry-explorer"},
+                "layers_shared": 2,
+                "layers_only_a": [single.extra["layers"][2].digest],
+                "layers_only_b": [layer3.digest],
+            },
+        },
+    )
+
+
 _CACHE: dict[str, TestImage] | None = None
 
 
 def build_images(*, cached: bool = False) -> dict[str, TestImage]:
-    """Build every test image. Keys: single, multi, docker, artifact, zstd.
+    """Build every test image. Keys: single, multi, docker, artifact, zstd, wasteful, variant.
 
     With ``cached=True`` the same (shared, do-not-mutate) objects are returned
     on every call; the default builds fresh objects.
@@ -589,6 +765,8 @@ def build_images(*, cached: bool = False) -> dict[str, TestImage]:
         "docker": _build_docker(),
         "artifact": _build_artifact(single.root),
         "zstd": _build_zstd(),
+        "wasteful": _build_wasteful(),
+        "variant": _build_variant(single),
     }
     if cached:
         _CACHE = images
