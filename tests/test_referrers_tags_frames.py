@@ -128,3 +128,34 @@ def test_tags_frame(any_registry, images):
     assert rows.loc["v1", "digest"] == img.digest and rows.loc["v1", "media_type"] == mt.DOCKER_LIST
     assert rows.loc["amd64", "digest"] == img.extra["platforms"]["linux/amd64"]
     assert rows.loc["v1", "size"] == img.root.size
+
+
+def test_compare_purpose_built_images(any_registry, images):
+    single, variant = images["single"], images["variant"]
+    want = variant.extra["vs_single"]
+    client = client_for(any_registry)
+    df = frames.compare(client, f"{any_registry.host}/test/single:v1", f"{any_registry.host}/test/variant:v1")
+    assert list(df.columns) == frames.manifests.COMPARE_COLUMNS
+    lay = df[df["kind"] == "layer"].set_index("key")
+    assert (lay["status"] == "shared").sum() == want["layers_shared"]
+    assert list(lay.index[lay["status"] == "only_a"]) == want["layers_only_a"]
+    assert list(lay.index[lay["status"] == "only_b"]) == want["layers_only_b"]
+    sizes = {b.digest: b.size for b in single.extra["layers"]}
+    shared = [d for d in lay.index[lay["status"] == "shared"]]
+    assert df.attrs["shared_bytes"] == sum(sizes[d] for d in shared)
+    assert df.attrs["only_a_bytes"] == sum(sizes[d] for d in want["layers_only_a"])
+    assert df.attrs["only_b_bytes"] == variant.blobs[want["layers_only_b"][0]].size
+    env = df[df["kind"] == "env"].set_index("key")
+    for k, (a, b) in want["env_changed"].items():
+        assert (env.loc[k, "a"], env.loc[k, "b"], env.loc[k, "status"]) == (a, b, "changed")
+    for k, v in want["env_added"].items():
+        assert (env.loc[k, "b"], env.loc[k, "status"]) == (v, "only_b")
+    labels = df[df["kind"] == "labels"].set_index("key")
+    for k, (a, b) in want["labels_changed"].items():
+        assert (labels.loc[k, "a"], labels.loc[k, "b"]) == (a, b)
+    for k, v in want["labels_added"].items():
+        assert labels.loc[k, "status"] == "only_b"
+    for k, v in want["labels_removed"].items():
+        assert (labels.loc[k, "a"], labels.loc[k, "status"]) == (v, "only_a")
+    cmd = df[df["kind"] == "cmd"].iloc[0]
+    assert (cmd["a"], cmd["b"], cmd["status"]) == (*want["cmd"], "changed")
