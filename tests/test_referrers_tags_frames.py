@@ -154,7 +154,7 @@ def test_compare_purpose_built_images(any_registry, images):
     for k, (a, b) in want["labels_changed"].items():
         assert (labels.loc[k, "a"], labels.loc[k, "b"]) == (a, b)
     for k, v in want["labels_added"].items():
-        assert labels.loc[k, "status"] == "only_b"
+        assert (labels.loc[k, "b"], labels.loc[k, "status"]) == (v, "only_b")
     for k, v in want["labels_removed"].items():
         assert (labels.loc[k, "a"], labels.loc[k, "status"]) == (v, "only_a")
     cmd = df[df["kind"] == "cmd"].iloc[0]
