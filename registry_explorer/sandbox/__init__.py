@@ -1,0 +1,177 @@
+"""A local, real registry to explore and teach with: CNCF distribution on 127.0.0.1, seeded with samples.
+
+    with rx.sandbox.start() as sb:          # or: sb = rx.sandbox.start(); ...; sb.stop()
+        client = sb.client()
+        client.image(sb.references["multiarch"], platform="linux/arm64")
+
+`start(auth="token")` adds a token server and a private repository for the auth tutorial.
+The registry runs as a child process started with a parent-death signal, is stopped by PID,
+and its storage is a temporary directory removed on stop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import RegistryExplorerError
+
+__all__ = ["Sandbox", "SandboxError", "start", "SAMPLES", "INSTALL_HINT"]
+
+INSTALL_HINT = (
+    "No CNCF distribution registry binary ('docker-registry' or 'registry') is on PATH. Get one with:\n"
+    "  Debian/Ubuntu:  sudo apt-get install docker-registry\n"
+    "  conda:          no conda-forge package ships the registry binary; use apt or Docker\n"
+    "  Docker:         docker run -d -p 5000:5000 registry:2\n"
+    "                  then seed it: python -m registry_explorer.sandbox --seed 127.0.0.1:5000"
+)
+# Demo credentials for the token-auth mode: a teaching sandbox on loopback, printed on purpose.
+DEMO_USER = "student"
+DEMO_PASSWORD = "registry-explorer"
+PRIVATE_REPOSITORY = "private/hello"
+
+# sample key -> (image key in samples.build_images(), repository, tag)
+SAMPLES = {
+    "hello": ("single", "demo/hello", "1.0"),
+    "sbom": ("artifact", "demo/hello", "sbom"),
+    "multiarch": ("multi", "demo/multiarch", "1.0"),
+    "docker": ("docker", "demo/docker", "1.0"),
+    "zstd": ("zstd", "demo/zstd", "1.0"),
+    "wasteful": ("wasteful", "demo/wasteful", "1.0"),
+    "variant": ("variant", "demo/hello-variant", "1.0"),
+}
+
+
+class SandboxError(RegistryExplorerError):
+    """The sandbox could not start (most often: no registry binary installed)."""
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox registry; use as a context manager or call `stop()`."""
+
+    host: str
+    url: str
+    references: dict[str, str]
+    auth: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token_realm: str | None = None
+    _registry: object = field(default=None, repr=False)
+    _workdir: Path | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def client(self, *, anonymous: bool = False, **kw):
+        """A Client for this sandbox (with the demo credentials in token mode unless `anonymous`)."""
+        from ..client import Client
+
+        creds = None
+        insecure: tuple[str, ...] = ()
+        if self.username and not anonymous:
+            creds = {self.host: (self.username, self.password)}
+            insecure = (self.host,)  # plain http on loopback: the user opts in explicitly
+        return Client(credentials=creds, insecure=insecure, docker_config=kw.pop("docker_config", {}), **kw)
+
+    @property
+    def running(self) -> bool:
+        """True while the registry process is alive."""
+        reg = self._registry
+        return bool(reg is not None and reg.is_running())
+
+    def stop(self) -> None:
+        """Stop the registry (and token server) by PID and delete the storage; safe to call twice."""
+        with self._lock:
+            reg, self._registry = self._registry, None
+            if reg is not None:
+                reg.stop()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+    def describe(self) -> str:
+        """The address and sample references, as printed by `python -m registry_explorer.sandbox`."""
+        lines = [f"registry-explorer sandbox: {self.url}" + (f" (auth: {self.auth})" if self.auth else "")]
+        if self.username:
+            lines.append(f"  credentials: {self.username} / {self.password}   token realm: {self.token_realm}")
+        width = max(len(k) for k in self.references)
+        lines += [f"  {k:<{width}}  {v}" for k, v in self.references.items()]
+        return "\n".join(lines)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(v)}</code></td></tr>"
+                       for k, v in self.references.items())
+        return (f"<div><b>sandbox</b> <code>{html.escape(self.url)}</code>"
+                f"{' (auth: ' + html.escape(self.auth) + ')' if self.auth else ''}<table>{rows}</table></div>")
+
+
+def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private: bool = False) -> dict[str, str]:
+    """Push the sample images to a registry at `url`; returns sample name -> reference."""
+    from . import samples
+    from .push import _Client, push_image
+
+    host = url.split("://", 1)[1]
+    images = samples.build_images(cached=True)
+    refs: dict[str, str] = {}
+    for name, (key, repo, tag) in SAMPLES.items():
+        img = images[key]
+        # Artifacts keep their own tag; images get the sandbox's tag.
+        push_image(url, img, auth=auth, verify=verify, repository=repo, tag=None if key == "artifact" else tag)
+        refs[name] = f"{host}/{repo}:{tag}"
+    # distribution 2.8 has no referrers API: write the OCI referrers tag-schema index that
+    # oras/regctl would maintain, so the referrers of demo/hello can be found.
+    single, art = images["single"], images["artifact"]
+    index = {"schemaVersion": 2, "mediaType": samples.OCI_INDEX,
+             "manifests": [art.root.descriptor(artifactType="application/spdx+json",
+                                                annotations=art.root.json().get("annotations", {}))]}
+    _Client(url, "demo/hello", auth=auth, verify=verify, session=None).put_manifest(
+        single.digest.replace(":", "-"), samples.Blob(samples.OCI_INDEX, json.dumps(index).encode()))
+    if private:
+        push_image(url, images["single"], auth=auth, verify=verify, repository=PRIVATE_REPOSITORY, tag="1.0")
+        refs["private"] = f"{host}/{PRIVATE_REPOSITORY}:1.0"
+    return refs
+
+
+def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None) -> Sandbox:
+    """Start a seeded sandbox registry on 127.0.0.1 (`auth=None` or `'token'`); `port=0` picks a free one."""
+    from . import registry as reg_mod
+
+    if auth not in (None, "token"):
+        raise SandboxError(f"auth must be None or 'token', not {auth!r}")
+    try:
+        reg_mod.find_registry_binary()
+    except (reg_mod.RegistryBinaryMissing, RuntimeError):
+        raise SandboxError(INSTALL_HINT) from None
+    tmp = Path(tempfile.mkdtemp(prefix="rx-sandbox-", dir=workdir))
+    extra = {"http": {"addr": f"127.0.0.1:{port}"}} if port else None
+    try:
+        running = reg_mod.start_registry(
+            "token" if auth == "token" else "open", tmp, extra_config=extra,
+            username=DEMO_USER, password=DEMO_PASSWORD,
+        )
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SandboxError(f"the sandbox registry did not start: {exc}") from None
+    sb = Sandbox(host=running.host, url=running.url, references={}, auth=auth, _registry=running, _workdir=tmp)
+    if auth == "token":
+        sb.username, sb.password = DEMO_USER, DEMO_PASSWORD
+        sb.token_realm = running.token_server.url  # its default policy keeps private/ private
+    atexit.register(sb.stop)
+    try:
+        sb.references = seed(running.url, auth=running.auth, verify=running.verify, private=auth == "token")
+    except BaseException:
+        sb.stop()
+        raise
+    return sb
