@@ -1,0 +1,50 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+# Every server binds 127.0.0.1; a configured proxy must never see that traffic.
+export NO_PROXY := 127.0.0.1,localhost
+export no_proxy := 127.0.0.1,localhost
+
+.PHONY: setup system demo test notebooks bench bench-smoke clean
+
+system:
+	@bash scripts/system-deps.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,widgets]'
+	touch $@
+
+setup: system $(VENV)/.installed
+
+# Opens JupyterLab on the quickstart (its first cell starts the sandbox registry).
+# HEADLESS=1 executes every notebook against the sandbox into build/notebooks (+ HTML) instead.
+demo: setup
+ifeq ($(HEADLESS),1)
+	$(BIN)/python notebooks/build.py --out build/notebooks --html build/notebooks
+else
+	$(BIN)/jupyter lab --ip=127.0.0.1 --LabApp.news_url=None \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/01-quickstart.ipynb
+endif
+
+# The whole suite: unit, real-registry integration, browser, and nbval over every notebook.
+test: setup
+	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+
+# Re-execute the notebooks in place (their committed outputs are what nbval checks).
+notebooks: setup
+	$(BIN)/python notebooks/build.py
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+bench-smoke: setup
+	$(BIN)/python -m benchmarks --smoke
+
+clean:
+	rm -rf build .pytest_cache

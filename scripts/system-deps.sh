@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the system programs the tests and the sandbox use, when they are missing.
+# As root it installs them with apt; otherwise it prints the one command to run and fails.
+set -euo pipefail
+need=()
+command -v docker-registry >/dev/null || command -v registry >/dev/null || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
+command -v setpriv >/dev/null || need+=(util-linux)
+# The browser test drives Debian's chromium; fonts so Lab's text renders in screenshots.
+if [ "${RX_BROWSER:-1}" = 1 ]; then
+  command -v chromium >/dev/null || need+=(chromium fonts-liberation)
+fi
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "Missing system packages. Run:  sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+# docker-registry's postinst would start a system-wide registry on :5000; forbid service starts.
+if [ ! -x /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends ca-certificates "${need[@]}"
