@@ -25,6 +25,7 @@ from .layout import Layout, LayoutReference
 from .models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, parse_reference
+from .retry import RetryPolicy
 from .source import BLOB_LIMIT
 
 __version__ = "0.1.0"
@@ -42,6 +43,6 @@ __all__ = [
     "Explorer", "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
     "Descriptor", "DigestMismatch", "Layout", "LayoutReference", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
-    "PlatformNotFound", "Reference", "RegistryError", "RegistryExplorerError", "SizeMismatch", "TooLarge",
+    "PlatformNotFound", "Reference", "RegistryError", "RetryPolicy", "RegistryExplorerError", "SizeMismatch", "TooLarge",
     "Unauthorized", "mediatypes", "parse_manifest", "parse_reference",
 ]

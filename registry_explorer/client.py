@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,7 @@ from .layout import LayoutReference, add_to_index, init_layout, write_manifest_b
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
+from .retry import RetryPolicy
 from .source import DEFAULT_WORKERS, ProgressCallback, Source
 from .trace import TRACE_LIMIT, Trace
 from .transport import Transport, read_capped
@@ -65,8 +67,9 @@ class Client(Source):
         docker_config: str | os.PathLike | dict | None = None,
         insecure: Sequence[str] = (),
         ca_bundle: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | tuple[float, float] = 30.0,
         *,
+        retries: int | RetryPolicy = 3,
         session: requests.Session | None = None,
         workers: int = DEFAULT_WORKERS,
         trace_limit: int = TRACE_LIMIT,
@@ -76,7 +79,7 @@ class Client(Source):
         self.credentials = CredentialStore(credentials, docker_config)
         self.transport = Transport(
             self.credentials, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, session=session,
-            trace_limit=trace_limit,
+            trace_limit=trace_limit, retries=retries,
         )
         self.workers = workers
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
@@ -95,6 +98,17 @@ class Client(Source):
     def rate_limit(self) -> dict | None:
         """The latest RateLimit-Limit/Remaining the registry sent (Docker Hub), or None."""
         return self.transport.rate_limit
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force (set with `retries=` or `client.retry = RetryPolicy(...)`)."""
+        return self.transport.retry
+
+    @retry.setter
+    def retry(self, policy: int | RetryPolicy) -> None:
+        from .retry import as_policy
+
+        self.transport.retry = as_policy(policy)
 
     def __repr__(self) -> str:
         return f"Client(insecure={sorted(self.transport.insecure)}, credentials={self.credentials!r})"
@@ -180,19 +194,32 @@ class Client(Source):
 
     # -- blobs -----------------------------------------------------------------------------------
 
-    def _blob_response(self, ref: Reference, descriptor: Descriptor) -> requests.Response:
+    def _blob_response(self, ref: Reference, descriptor: Descriptor, headers=None) -> requests.Response:
         validate_digest(descriptor.digest)
         return self.transport.request(
             "GET", ref.registry, f"/v2/{ref.repository}/blobs/{descriptor.digest}", scope=_scope(ref),
-            stream=True, purpose="config" if mt.is_config(descriptor.media_type) else "blob",
+            stream=True, purpose="config" if mt.is_config(descriptor.media_type) else "blob", headers=headers,
         )
 
     @contextlib.contextmanager
-    def _raw_blob(self, ref, descriptor: Descriptor) -> Iterator[_WireReader]:
-        """The unverified blob body; Source.open_blob and fetch_blobs verify it."""
-        resp = self._blob_response(parse_reference(ref), descriptor)
+    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator[_WireReader]:
+        """The unverified blob body from `offset`; Source.open_blob and fetch_blobs verify it.
+
+        With an offset, asks for `Range: bytes=<offset>-` and checks the 206's Content-Range; a
+        server that ignores Range answers 200 with everything, and `.start` is then 0.
+        """
+        headers = {"Range": f"bytes={offset}-"} if offset else None
+        resp = self._blob_response(parse_reference(ref), descriptor, headers=headers)
         try:
-            yield _WireReader(resp)
+            start = 0
+            if offset and resp.status_code == 206:
+                start = _content_range_start(resp.headers.get("Content-Range"), descriptor.size)
+                if start != offset:
+                    raise ConnectionFailed(
+                        f"registry answered Range bytes={offset}- with Content-Range "
+                        f"{resp.headers.get('Content-Range')!r}", kind="range",
+                    )
+            yield _WireReader(resp, start=start)
         finally:
             resp.close()
 
@@ -361,6 +388,16 @@ def _next_link(header: str | None, current: str) -> str | None:
     return None
 
 
+def _content_range_start(value: str | None, size: int) -> int | None:
+    """The first byte of `Content-Range: bytes a-b/total`, or None if malformed or the total is wrong."""
+    m = re.match(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", value or "")
+    if not m:
+        return None
+    if m.group(3) != "*" and size >= 0 and int(m.group(3)) != size:
+        return None
+    return int(m.group(1))
+
+
 def _valid_digest(d: str) -> bool:
     try:
         validate_digest(d)
@@ -379,7 +416,8 @@ def _with_type(desc: Descriptor, media_type: str) -> Descriptor:
 class _WireReader:
     """Raw body reads (no Content-Encoding decoding, no extra copies), with transport errors mapped to ours."""
 
-    def __init__(self, resp: requests.Response):
+    def __init__(self, resp: requests.Response, start: int = 0):
+        self.start = start  # where in the blob this body begins (a 206 answer to Range)
         self._resp = resp
         self._raw = resp.raw
         # http.client's response can `readinto` our buffer directly; urllib3's readinto would

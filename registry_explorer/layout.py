@@ -188,15 +188,16 @@ class Layout(Source):
                               reference=ref.with_digest(desc.digest))
 
     @contextlib.contextmanager
-    def _raw_blob(self, ref, descriptor: Descriptor) -> Iterator:
-        """The blob file, unverified (Source.open_blob and fetch_blobs verify it)."""
+    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator:
+        """The blob file from `offset`, unverified (Source.open_blob and fetch_blobs verify it)."""
         path = self._blob_path(descriptor.digest)
         try:
             f = open(path, "rb", buffering=0)
         except FileNotFoundError:
             raise NotFound(f"blob {descriptor.digest} is not in {self.path}/blobs") from None
         with f:
-            yield f
+            f.seek(offset)
+            yield _FileBody(f, offset)
 
     # -- listings -------------------------------------------------------------------------------
 
@@ -217,6 +218,15 @@ class Layout(Source):
                 if artifact_type is None or at == artifact_type:
                     out.append(Descriptor(d.media_type, d.digest, d.size, doc.annotations, artifact_type=at))
         return out
+
+
+class _FileBody:
+    """A blob file positioned at `start`, with the reader interface Source expects."""
+
+    def __init__(self, f, start: int):
+        self.start = start
+        self.read = f.read
+        self.readinto = f.readinto
 
 
 # -- writing ----------------------------------------------------------------------------------

@@ -7,19 +7,29 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .digest import VerifyingReader, hasher_for, verify
-from .errors import BlobTooLarge, Cancelled, InvalidManifest, PlatformNotFound
+from .errors import (
+    BlobTooLarge,
+    Cancelled,
+    ConnectionFailed,
+    DigestMismatch,
+    InvalidManifest,
+    PlatformNotFound,
+    RegistryError,
+)
 from .models import Descriptor, ImageConfig, Index, Manifest
-from .pipeline import pipelined_copy
+from .pipeline import check, pipelined_copy
 from .platform import DEFAULT_PLATFORM, Platform, describe, select
 from .reference import validate_digest
+from .retry import RETRY_STATUSES
 
 # blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
 BLOB_LIMIT = 16 << 20
@@ -28,6 +38,12 @@ MAX_INDEX_DEPTH = 4
 # Streaming chunk: large enough to amortise syscalls and hashing calls.
 CHUNK = 1 << 20
 DEFAULT_WORKERS = 4
+# Downloads in flight are `<name>.partial`: recognisable, never mistaken for a verified blob.
+PARTIAL_SUFFIX = ".partial"
+# A download that keeps breaking is resumed this many times before the error is raised.
+RESUME_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Descriptor, int, int], None]
 
@@ -45,8 +61,8 @@ class Source:
         """Fetch a verified manifest or index."""
         raise NotImplementedError
 
-    def _raw_blob(self, ref, descriptor: Descriptor):  # pragma: no cover - abstract
-        """Context manager yielding the unverified blob as an object with read/readinto."""
+    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0):  # pragma: no cover - abstract
+        """Context manager yielding the unverified blob from `offset` (read/readinto, `.start`)."""
         raise NotImplementedError
 
     @contextlib.contextmanager
@@ -132,17 +148,18 @@ class Source:
         descs = list(descriptors)
         for d in descs:
             validate_digest(d.digest)
-        n = max(1, min(workers or self.workers, len(descs) or 1))
-        results: dict[int, Path] = {}
+        unique = list({d.digest: d for d in descs}.values())  # the same blob twice is fetched once
+        n = max(1, min(workers or self.workers, len(unique) or 1))
+        results: dict[str, Path] = {}
         failures: dict[str, BaseException] = {}
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rx-fetch") as pool:
-            futures = {pool.submit(self._fetch_one, ref, d, dest, progress, cancel): i for i, d in enumerate(descs)}
-            for fut, i in futures.items():
+            futures = {pool.submit(self._fetch_one, ref, d, dest, progress, cancel): d.digest for d in unique}
+            for fut, digest in futures.items():
                 try:
-                    results[i] = fut.result()
+                    results[digest] = fut.result()
                 except BaseException as exc:  # collected, re-raised below
-                    failures.setdefault(descs[i].digest, exc)
-        paths = [results[i] for i in sorted(results)]
+                    failures[digest] = exc
+        paths = [results[d.digest] for d in descs if d.digest in results]
         if failures:
             first = next(iter(failures.values()))
             first.failures = failures  # type: ignore[attr-defined]
@@ -154,28 +171,108 @@ class Source:
         return self._fetch_to(ref, desc, dest / desc.digest.replace(":", "-", 1), progress, cancel)
 
     def _fetch_to(self, ref, desc: Descriptor, final: Path, progress, cancel=None) -> Path:
-        """Stream one blob to `final` through a temporary file renamed only after verification."""
+        """Stream one blob to `final` via `<final>.partial`, renamed only after verification.
+
+        A broken connection resumes with Range from the bytes already on disk (keeping the
+        running hash), up to `resume_attempts` times; a partial file left by an earlier process
+        is resumed the same way. Corrupt content and cancellation delete the partial file; a
+        download that still fails on the network keeps it, clearly named, for the next call.
+        """
+        what = f"blob {desc.digest}"
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"fetch of {desc.digest} was cancelled before it started")
         if final.is_file() and _file_matches(final, desc):
             if progress:
                 progress(desc, desc.size, desc.size)
             return final
-        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, self._raw_blob(self.parse(ref), desc) as raw:
-                pipelined_copy(
-                    raw.readinto, out.write, desc.digest, desc.size if desc.size >= 0 else None,
-                    progress=(lambda done: progress(desc, done, desc.size)) if progress else None,
-                    cancel=cancel, what=f"blob {desc.digest}",
-                )
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        size = desc.size if desc.size >= 0 else None
+        partial = final.with_name(final.name + PARTIAL_SUFFIX)
+        with _locked(partial) as out:
+            hasher = hasher_for(desc.digest)
+            offset = _adopt_partial(out, hasher, size)
+            adopted = offset > 0  # bytes an earlier, interrupted fetch left behind
+            attempts = 0
+            while True:
+                try:
+                    if size is None or offset < size:
+                        with self._raw_blob(self.parse(ref), desc, offset=offset) as raw:
+                            if raw.start != offset:  # the server ignored Range: start over
+                                out.seek(0)
+                                out.truncate()
+                                hasher, offset = hasher_for(desc.digest), 0
+                            pipelined_copy(
+                                raw.readinto, out.write, hasher, start=offset, size=size,
+                                progress=(lambda done: progress(desc, done, desc.size)) if progress else None,
+                                cancel=cancel, what=desc.digest,
+                            )
+                    out.flush()
+                    if size is not None and out.tell() < size:
+                        # http.client reports a connection closed early as a clean EOF.
+                        raise ConnectionFailed(f"connection closed after {out.tell()} of {size} bytes of {what}",
+                                               kind="stream")
+                    check(hasher, desc.digest, out.tell(), size, what=what)
+                    break
+                except ConnectionFailed as exc:
+                    out.flush()
+                    offset = out.tell()
+                    attempts += 1
+                    if attempts > RESUME_ATTEMPTS or exc.kind in ("tls-verify", "tls-handshake"):
+                        exc.partial = partial  # kept: a later fetch resumes from it
+                        raise
+                    log.info("resuming %s at byte %d after: %s", desc.digest, offset, exc)
+                except RegistryError as exc:
+                    if exc.status in RETRY_STATUSES:  # still failing after retries, but transient
+                        exc.partial = partial
+                        raise
+                    out.close()
+                    partial.unlink(missing_ok=True)
+                    raise
+                except DigestMismatch:
+                    if not adopted:
+                        out.close()
+                        partial.unlink(missing_ok=True)
+                        raise
+                    # The leftover partial file was not a prefix of this blob: start over once.
+                    adopted = False
+                    out.seek(0)
+                    out.truncate()
+                    hasher, offset = hasher_for(desc.digest), 0
+                except BaseException:
+                    out.close()
+                    partial.unlink(missing_ok=True)
+                    raise
+            out.close()
+            os.replace(partial, final)
         return final
 
+
+@contextlib.contextmanager
+def _locked(partial: Path):
+    """Open (creating) the partial file with an exclusive lock, so two processes never interleave."""
+    fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
+    f = os.fdopen(fd, "r+b", buffering=0)
+    try:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Cancelled(f"another process is already downloading {partial.name}; try again later") from None
+        yield f
+    finally:
+        f.close()
+
+
+def _adopt_partial(out, hasher, size: int | None) -> int:
+    """Hash what an earlier attempt left in the partial file; returns where to resume."""
+    out.seek(0, os.SEEK_END)
+    have = out.tell()
+    if have and size is not None and have > size:
+        out.truncate(0)
+        have = 0
+    out.seek(0)
+    while chunk := out.read(CHUNK):
+        hasher.update(chunk)
+    out.seek(have)
+    return have
 
 
 def _file_matches(path: Path, desc: Descriptor) -> bool:

@@ -110,6 +110,8 @@ class Exchange:
     token_claims: dict[str, Any] | None = None
     rate_limit: dict[str, Any] | None = None
     form: dict[str, str] | None = None  # redacted form fields of a POST (OAuth2 token grant)
+    attempt: int = 0  # 0 for the first try, N for the Nth retry
+    retry_wait_ms: float | None = None  # how long we waited after this exchange before retrying
 
     @property
     def auth_scheme(self) -> str | None:
@@ -146,7 +148,8 @@ class Exchange:
         return {
             "seq": self.seq, "started": self.started, "method": self.method, "url": self.url,
             "status": self.status, "purpose": self.purpose, "bytes": self.bytes, "elapsed_ms": self.elapsed_ms,
-            "auth": self.auth_scheme, "error": self.error,
+            "auth": self.auth_scheme, "error": self.error, "attempt": self.attempt,
+            "retry_wait_ms": self.retry_wait_ms,
             "rate_limit_remaining": (self.rate_limit or {}).get("remaining"),
             "request_headers": dict(self.request_headers), "response_headers": dict(self.response_headers),
         }

@@ -25,6 +25,7 @@ import requests
 from .auth import Challenge, Credential, CredentialStore, TokenCache, parse_challenges
 from .errors import ConnectionFailed, Denied, NotFound, RegistryError, TooLarge, Unauthorized
 from .reference import registry_api_host
+from .retry import RetryPolicy, as_policy
 from .trace import TRACE_LIMIT, Exchange, Trace, decode_jwt, parse_rate_limit, redact_body, redact_headers
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ MAX_REDIRECTS = 10
 TOKEN_LIMIT = 1 << 20
 # Error bodies are only read to show the OCI error list; cap them.
 ERROR_BODY_LIMIT = 64 << 10
+# Connecting takes milliseconds when a host is up; waiting the full read timeout for a dead one
+# would freeze a notebook for no benefit.
+CONNECT_TIMEOUT = 10.0
 _REDIRECTS = (301, 302, 303, 307, 308)
 _SECRET_QUERY_WORDS = ("token", "password", "secret", "signature", "credential", "sig", "key")
 
@@ -80,14 +84,18 @@ class Transport:
         *,
         insecure: Iterable[str] = (),
         ca_bundle: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | tuple[float, float] = 30.0,
         session: requests.Session | None = None,
         trace_limit: int = TRACE_LIMIT,
+        retries: int | RetryPolicy = 3,
     ):
         self.credentials = credentials
         self.insecure = frozenset(insecure)
         self.ca_bundle = ca_bundle
-        self.timeout = timeout
+        # (connect, read): a dead host fails fast; a stalled body read also times out.
+        self.timeout = timeout if isinstance(timeout, tuple) else (min(CONNECT_TIMEOUT, timeout), timeout)
+        self.retry = as_policy(retries)
+        self.sleep = time.sleep
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.tokens = TokenCache()
@@ -134,8 +142,47 @@ class Transport:
                 log.exception("trace hook failed")
 
     def _send(self, method: str, url: str, *, headers: Mapping[str, str], purpose: str, stream: bool,
-              verify, data=None, params=None) -> requests.Response:
+              verify, data=None, params=None, retry: bool = True) -> requests.Response:
+        """One logical request: retried with backoff when idempotent and the failure is transient."""
+        idempotent = method in ("GET", "HEAD") or purpose == "token"
+        attempts = 1 + (self.retry.retries if retry and idempotent else 0)
+        for attempt in range(attempts):
+            last = attempt + 1 >= attempts
+            try:
+                resp = self._send_once(method, url, headers=headers, purpose=purpose, stream=stream,
+                                       verify=verify, data=data, params=params, attempt=attempt)
+            except ConnectionFailed as exc:
+                # A certificate problem or a non-TLS server will not fix itself by waiting.
+                if last or exc.kind in ("tls-verify", "tls-handshake"):
+                    raise
+                self._wait(getattr(exc, "exchange", None), self.retry.delay(attempt))
+                continue
+            if resp.status_code in self.retry.statuses and not last:
+                wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
+                resp.close()
+                self._wait(getattr(resp, "exchange", None), wait)
+                continue
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, ex: Exchange | None, seconds: float) -> None:
+        if ex is not None:
+            ex.retry_wait_ms = round(seconds * 1000, 1)
+        log.debug("retrying in %.2fs", seconds)
+        self.sleep(seconds)
+
+    def _send_once(self, method: str, url: str, *, headers: Mapping[str, str], purpose: str, stream: bool,
+                   verify, data=None, params=None, attempt: int = 0) -> requests.Response:
         ex = self.trace.start(method, url, purpose, headers, form=data if isinstance(data, dict) else None)
+        ex.attempt = attempt
+        try:
+            return self._perform(ex, method, url, headers=headers, stream=stream, verify=verify, data=data,
+                                 params=params)
+        except ConnectionFailed as exc:
+            exc.exchange = ex  # so the retry loop can note its wait on the right record
+            raise
+
+    def _perform(self, ex: Exchange, method: str, url: str, *, headers, stream, verify, data, params):
         if params:
             ex.url = redact_url(requests.Request("GET", url, params=params).prepare().url or url)
         started = time.perf_counter()
@@ -159,8 +206,9 @@ class Transport:
         except requests.exceptions.Timeout:
             self._finish(ex, started, None, "timeout")
             raise ConnectionFailed(
-                f"{method} {redact_url(url)} timed out after {self.timeout}s; raise timeout= or check the network",
-                url=redact_url(url),
+                f"{method} {redact_url(url)} timed out (connect {self.timeout[0]}s, read {self.timeout[1]}s); "
+                "raise timeout= or check the network",
+                url=redact_url(url), kind="timeout",
             ) from None
         except requests.exceptions.RequestException as exc:
             self._finish(ex, started, None, _reason(exc))
@@ -184,7 +232,7 @@ class Transport:
         # insecure and loopback registries only.
         try:
             resp = self._send("GET", f"https://{host}/v2/", headers={}, purpose="ping", stream=False,
-                              verify=self._verify_for(host))
+                              verify=self._verify_for(host), retry=False)
             resp.close()
             state.scheme = "https"
             self._learn_challenge(state, resp)

@@ -26,7 +26,7 @@ TAG_COLUMNS = ["tag", "digest", "media_type", "size"]
 REFERRER_COLUMNS = ["digest", "artifact_type", "media_type", "size", "created", "annotations"]
 COMPARE_COLUMNS = ["kind", "key", "a", "b", "status", "size"]
 TRACE_COLUMNS = ["seq", "started", "method", "url", "status", "purpose", "bytes", "elapsed_ms", "auth", "error",
-                 "rate_limit_remaining", "request_headers", "response_headers"]
+                 "attempt", "retry_wait_ms", "rate_limit_remaining", "request_headers", "response_headers"]
 # HEADing thousands of tags one by one is slow; too many at once trips registry rate limits.
 TAG_WORKERS = 8
 

@@ -19,8 +19,11 @@ Every request the proxy sees is recorded in ``proxy.requests``.
 from __future__ import annotations
 
 import json
+import random
 import re
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -215,6 +218,14 @@ class _ProxyHandler(_Handler):
         blob_m = BLOB_RE.match(path) if "/blobs/uploads" not in path else None
         man_m = MANIFEST_RE.match(path)
 
+        rule = proxy._take_injection(method, path)
+        if rule is not None:
+            self._record(rule["status"])
+            body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected fault"}]}).encode()
+            return self._send_simple(rule["status"], b"" if method == "HEAD" else body, dict(rule.get("headers") or {}))
+        if method == "GET" and blob_m and proxy.redirect_loop:
+            self._record(302)
+            return self._send_simple(302, b"", {"Location": self.path})
         if method == "HEAD" and man_m and proxy.head_405:
             self._record(405)
             return self._send_simple(405, b"")
@@ -227,6 +238,8 @@ class _ProxyHandler(_Handler):
             return self._paginated_tags(TAGS_RE.match(path).group("name"), split.query)
 
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        if proxy.ignore_range:
+            headers = {k: v for k, v in headers.items() if k.lower() != "range"}
         try:
             upstream = proxy._session.request(
                 method, proxy.upstream + self.path, headers=headers, data=body,
@@ -274,10 +287,32 @@ class _ProxyHandler(_Handler):
                 self._write_chunk(b"", chunked=True)
                 return
             offset = 0
+            range_start = 0
+            rm = re.match(r"bytes=(\d+)-", self.headers.get("Range", "") or "")
+            if rm and upstream.status_code == 206:
+                range_start = int(rm.group(1))
+            cut = proxy._cut_point(blob_m is not None and method == "GET", length, range_start)
+            stall = proxy._stall_point(blob_m is not None and method == "GET")
             while True:
                 chunk = upstream.raw.read(CHUNK, decode_content=False)
                 if not chunk:
                     break
+                if stall is not None and offset + len(chunk) > stall:
+                    self._write_chunk(chunk[: max(0, stall - offset)], chunked=length is None)
+                    self.wfile.flush()
+                    time.sleep(proxy.stall_seconds)  # a stalled body: the client's read timeout must fire
+                    self.close_connection = True
+                    return
+                if cut is not None and offset + len(chunk) >= cut:
+                    # Send part of the body, then drop the connection: a reset mid-stream.
+                    self._write_chunk(chunk[: cut - offset], chunked=length is None)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
                 if flip_at is not None and offset <= flip_at < offset + len(chunk):
                     b = bytearray(chunk)
                     b[flip_at - offset] ^= 0xFF
@@ -372,7 +407,56 @@ class FaultProxy(_ServerBase):
             self.mirror.close()
             raise
 
+    def _take_injection(self, method: str, path: str) -> dict | None:
+        """The next injected fault matching this request, if any (each rule fires `count` times)."""
+        with self._lock:
+            for rule in self.inject:
+                if rule.get("count", 1) <= 0:
+                    continue
+                if rule.get("method") and rule["method"] != method:
+                    continue
+                if not re.search(rule.get("path", ""), path):
+                    continue
+                rule["count"] = rule.get("count", 1) - 1
+                return rule
+        return None
+
+    def _stall_point(self, is_blob_get: bool) -> int | None:
+        with self._lock:
+            if is_blob_get and self.stall_blob_after is not None and self.stall_count != 0:
+                self.stall_count -= 1
+                return self.stall_blob_after
+        return None
+
+    def _cut_point(self, is_blob_get: bool, length: int | None, range_start: int = 0) -> int | None:
+        """Where (in this response's body) to drop a blob response, if a drop fault applies.
+
+        `drop_blob_after` is a position in the blob: a resumed request that starts at or past
+        it is dropped before its first byte, so `drop_count=-1` makes a download that never ends.
+        """
+        if not is_blob_get:
+            return None
+        with self._lock:
+            if self.drop_blob_after is not None and self.drop_count != 0:
+                self.drop_count -= 1
+                return max(0, self.drop_blob_after - range_start)
+            if self.drop_rate and length and self._rng.random() < self.drop_rate:
+                self.drops += 1
+                return self._rng.randrange(0, length)
+        return None
+
     def _clear_faults(self) -> None:
+        self.inject: list[dict] = []  # e.g. {"status": 503, "count": 2, "path": "/manifests/", "headers": {...}}
+        self.redirect_loop = False
+        self.ignore_range = False
+        self.drop_blob_after: int | None = None  # drop blob GETs after this many body bytes...
+        self.drop_count = 0  # ...this many times (-1: always)
+        self.drop_rate = 0.0  # or drop this fraction of blob GETs at a random byte
+        self.drops = 0
+        self._rng = random.Random(1234)
+        self.stall_blob_after: int | None = None  # stop sending a blob body after this many bytes...
+        self.stall_seconds = 5.0  # ...for this long, then close...
+        self.stall_count = 1  # ...this many times (-1: always)
         self.flip_blob = False
         self.flip_manifest = False
         self.drop_digest_on_head = False

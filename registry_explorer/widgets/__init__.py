@@ -1,0 +1,14 @@
+"""The Explorer widget: `ExplorerState` (traitlets, no ipywidgets) and its ipywidgets view `Explorer`."""
+
+from .state import ExplorerState
+
+__all__ = ["Explorer", "ExplorerState"]
+
+
+def __getattr__(name: str):
+    # The view imports ipywidgets; the state (and its tests) must not need it.
+    if name == "Explorer":
+        from .view import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'registry_explorer.widgets' has no attribute {name!r}")

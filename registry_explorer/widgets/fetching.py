@@ -1,0 +1,194 @@
+"""Fetching from the Explorer: choose blobs, download them in a background thread, report progress.
+
+The download is `client.fetch_blobs` (verified, atomic, partial files removed on failure or
+cancel); this mixin adds the selection, a thread so the kernel stays responsive, throttled
+progress traits for the view, and errors as sentences.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from traitlets import Bool, Dict, Int, List, Tuple, Unicode
+
+from ..units import human_size
+from .core import StateCore, serialized
+from .labels import plural
+from .messages import CANCELLED, error_message
+
+# Per-bar progress updates: a browser redrawing more often than ~10 times a second gains
+# nothing, and every update is a comm message from the kernel.
+PROGRESS_INTERVAL = 0.1
+# The HTTP table is a whole HTML table; refresh it at most once a second during a fetch.
+TRACE_INTERVAL = 1.0
+
+
+class FetchMixin(StateCore):
+    """select(), fetch(), cancel(), wait() and the traits that follow a download."""
+
+    choices = List(help="(label, digest) of every fetchable blob: the layers, then the config.")
+    selected = List(Unicode(), help="Digests chosen for fetch(): layers and/or the config.")
+    dest = Unicode("blobs", help="The folder fetch() writes to.")
+    fetching = Bool(False, help="True while a fetch runs in the background.")
+    progress = Dict(help="digest -> (bytes done, bytes total) of the current fetch.")
+    overall = Tuple(Int(), Int(), default_value=(0, 0), help="(bytes done, bytes total) of the whole fetch.")
+    fetched = List(Unicode(), help="Full paths of the verified files the last fetch wrote.")
+
+    def __init__(self, client=None, **kwargs):
+        super().__init__(client, **kwargs)
+        self._progress_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel: threading.Event | None = None
+        self._done: dict[str, tuple[int, int]] = {}  # digest -> (done, total), unthrottled
+        self._last: dict[str, float] = {}  # digest -> when its progress was last published
+        self._last_overall = self._last_trace = 0.0
+        self._total = 0
+
+    def _blobs(self) -> dict:
+        m = self.manifest
+        if m is None:
+            return {}
+        out = {d.digest: d for d in m.layers}
+        if m.config is not None:
+            out.setdefault(m.config.digest, m.config)
+        return out
+
+    @serialized
+    def select(self, items) -> list[str]:
+        """Choose blobs to fetch: layer indexes (0 = base), 'config', or digests. Returns the digests."""
+        if isinstance(items, (str, int)):
+            items = [items]
+        blobs = self._blobs()
+        layers = self.manifest.layers if self.manifest is not None else []
+        config = self.manifest.config if self.manifest is not None else None
+        out: list[str] = []
+        for item in items:
+            if isinstance(item, int) and not isinstance(item, bool):
+                if not -len(layers) <= item < len(layers):
+                    raise ValueError(f"layer index {item} is out of range: the image has {len(layers)} layers")
+                digest = layers[item].digest
+            elif item == "config" and config is not None:
+                digest = config.digest
+            elif isinstance(item, str) and item in blobs:
+                digest = item
+            else:
+                raise ValueError(f"{item!r} is not a layer index, 'config' or the digest of a layer or config "
+                                 "of the image shown")
+            if digest not in out:
+                out.append(digest)
+        self.selected = out
+        return out
+
+    @serialized
+    def fetch(self, background: bool = True, *, dest: str | None = None) -> bool:
+        """Download the selected blobs into `dest` (default the `dest` trait), verified.
+
+        In the background (a thread) by default so the kernel stays responsive; watch `progress`,
+        `overall`, `status` and `fetched`, call cancel() to stop and wait() to block until done.
+        """
+        if self.fetching:
+            return self._say("A fetch is already running; cancel it or wait for it to finish.")
+        if self.manifest is None or self.ref is None:
+            return self._say("Resolve an image first, then select layers to fetch.")
+        blobs = self._blobs()
+        descs = [blobs[d] for d in self.selected if d in blobs]
+        if not descs:
+            return self._say("Select at least one layer (or the config) to fetch.")
+        if dest is not None:
+            self.dest = str(dest)
+        folder = Path(self.dest or ".").expanduser().resolve()
+        total = sum(max(d.size, 0) for d in descs)
+        event = threading.Event()
+        self._cancel = event
+        self._last = {}
+        self._last_overall = 0.0
+        self._last_trace = time.monotonic()
+        self._total = total
+        self._done = {d.digest: (0, d.size) for d in descs}
+        self.fetched = []
+        self.progress = dict(self._done)
+        self.overall = (0, total)
+        self.error = ""
+        self.status = f"Fetching {plural(len(descs), 'blob')} ({human_size(total)}) into {folder}…"
+        self.fetching = True
+        self._enter()
+        args = (self.ref, descs, folder, event)
+        if not background:
+            self._run_fetch(*args)
+            return not self.error
+        self._thread = threading.Thread(target=self._run_fetch, args=args, name="rx-explorer-fetch", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run_fetch(self, ref, descs, folder: Path, event: threading.Event) -> None:
+        try:
+            paths = self.client.fetch_blobs(ref, descs, folder, progress=self._on_progress, cancel=event)
+        except Exception as exc:
+            with self._op_lock:  # publish the outcome between operations, not in the middle of one
+                self._fetch_failed(exc, ref, event)
+        else:
+            with self._op_lock:
+                self._fetch_done(paths, descs, folder)
+        finally:
+            self.fetching = False
+            self._leave()
+            self.refresh_trace()
+
+    def _fetch_failed(self, exc: Exception, ref, event: threading.Event) -> None:
+        kept = [str(p) for p in getattr(exc, "succeeded", [])]  # verified before the failure
+        self.fetched = kept
+        if event.is_set():
+            message = CANCELLED
+        else:
+            message = error_message(exc, ref, action="fetching")
+            if kept:
+                message += f" The other {plural(len(kept), 'blob')} were fetched and verified."
+        self.error = message
+        self.status = message
+
+    def _fetch_done(self, paths, descs, folder: Path) -> None:
+        with self._progress_lock:  # the final values must not be overtaken by a late progress report
+            self._done = {d.digest: (max(d.size, 0), max(d.size, 0)) for d in descs}
+            self.progress = dict(self._done)
+            self.overall = (self._total, self._total)
+        self.fetched = [str(p) for p in paths]
+        self.status = f"Fetched and verified {plural(len(paths), 'blob')} ({human_size(self._total)}) into {folder}."
+
+    def _on_progress(self, desc, done: int, total: int) -> None:
+        """fetch_blobs' callback (from its worker threads): throttled to PROGRESS_INTERVAL per blob."""
+        now = time.monotonic()
+        with self._progress_lock:
+            size = total if total >= 0 else desc.size
+            self._done[desc.digest] = (done, size)
+            finished = size >= 0 and done >= size
+            if not finished and now - self._last.get(desc.digest, 0.0) < PROGRESS_INTERVAL:
+                return
+            self._last[desc.digest] = now
+            self.progress = dict(self._done)
+            all_done = all(t >= 0 and d >= t for d, t in self._done.values())
+            if all_done or now - self._last_overall >= PROGRESS_INTERVAL:
+                self._last_overall = now
+                self.overall = (sum(d for d, _ in self._done.values()), self._total)
+            refresh = now - self._last_trace >= TRACE_INTERVAL
+            if refresh:
+                self._last_trace = now
+        if refresh:
+            self.refresh_trace()
+
+    def cancel(self) -> bool:
+        """Stop the running fetch at its next chunk; partial files are removed."""
+        if self._cancel is None or not self.fetching:
+            return False
+        self._cancel.set()
+        self.status = "Cancelling the fetch…"
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the background fetch ends (True) or `timeout` seconds pass (False)."""
+        t = self._thread
+        if t is None:
+            return True
+        t.join(timeout)
+        return not t.is_alive()

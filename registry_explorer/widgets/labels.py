@@ -1,0 +1,85 @@
+"""Short human labels shared by the Explorer's state and view: platforms, blobs, document kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .. import mediatypes as mt
+from ..html import short_digest
+from ..models import Descriptor
+from ..platform import DEFAULT_PLATFORM, select
+from ..units import human_size
+
+# Where BuildKit says which image an attestation manifest describes.
+ATTESTATION_TARGET = "vnd.docker.reference.digest"
+
+
+def digest12(digest: str | None) -> str:
+    """'sha256:' plus the first 12 hex digits, without an ellipsis (fixed width in option lists)."""
+    algo, sep, hexpart = (digest or "").partition(":")
+    return f"{algo}:{hexpart[:12]}" if sep else (digest or "")
+
+
+def kind(media_type: str | None) -> str:
+    """'OCI image index', 'Docker image manifest', ... for a manifest media type."""
+    m = mt.base(media_type)
+    if mt.is_schema1(m):
+        return "Docker schema1 manifest (deprecated)"
+    family = "Docker" if mt.is_docker(m) else "OCI"
+    if mt.is_index(m):
+        return "Docker manifest list" if family == "Docker" else "OCI image index"
+    if mt.is_manifest(m):
+        return f"{family} image manifest"
+    return m or "document of unknown type"
+
+
+def a_kind(media_type: str | None) -> str:
+    """kind() with its article: 'an OCI image index', 'a Docker manifest list'."""
+    k = kind(media_type)
+    return f"{'an' if k[:1] in 'AEIOU' else 'a'} {k}"
+
+
+def platform_label(desc: Descriptor) -> str:
+    """'linux/arm/v7', or 'unknown/unknown (attestation for sha256:abc…)' for attestation entries."""
+    base = str(desc.platform) if desc.platform is not None else f"no platform {short_digest(desc.digest)}"
+    if not desc.is_attestation:
+        return base
+    target = desc.annotations.get(ATTESTATION_TARGET)
+    return f"{base} (attestation for {short_digest(target)})" if target else f"{base} (attestation)"
+
+
+def platform_entries(children: Sequence[Descriptor]) -> list[tuple[str, Descriptor]]:
+    """(label, descriptor) per index child, labels made unique (Windows indexes repeat os/arch)."""
+    out: list[tuple[str, Descriptor]] = []
+    seen: set[str] = set()
+    for d in children:
+        label = platform_label(d)
+        if label in seen:
+            label = f"{label} [{digest12(d.digest)}]"
+        seen.add(label)
+        out.append((label, d))
+    return out
+
+
+def default_platform(entries: Sequence[tuple[str, Descriptor]]) -> str | None:
+    """linux/amd64 if present, else the first entry that is not an attestation; never an attestation."""
+    descs = [d for _, d in entries]
+    hits = select(DEFAULT_PLATFORM, descs)
+    if hits:
+        return entries[hits[0]][0]
+    return next((label for label, d in entries if not d.is_attestation), None)
+
+
+def layer_label(index: int, desc: Descriptor) -> str:
+    """'0  sha256:abcdef012345  1.2 MiB': the option text of a layer in the fetch list."""
+    return f"{index}  {digest12(desc.digest)}  {human_size(desc.size) or 'size unknown'}"
+
+
+def config_label(desc: Descriptor) -> str:
+    """'config  sha256:abcdef012345  1.5 KiB': the option text of the config blob."""
+    return f"config  {digest12(desc.digest)}  {human_size(desc.size) or 'size unknown'}"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 layer', '3 layers'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -1,0 +1,167 @@
+"""Retries, resume and redirects, with faults injected by the local proxy in front of the real registry."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+from harness.proxy import FaultProxy
+
+import registry_explorer as rx
+from registry_explorer.retry import RetryPolicy, parse_retry_after
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def setup(open_registry, images):
+    store = {d: b.data for img in images.values() for d, b in img.blobs.items()}
+    with FaultProxy(open_registry.url, blob_store=store) as proxy:
+        client = rx.Client(docker_config={}, timeout=(5, 2))
+        waits: list[float] = []
+        client.transport.sleep = waits.append  # record backoff instead of sleeping
+        ref = f"{proxy.host}/test/single:v1"
+        big = max(client.image(ref).layers, key=lambda d: d.size)
+        yield proxy, client, ref, big, waits
+
+
+def _verified(path, desc):
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() == desc.digest
+
+
+def test_retry_after_seconds_on_503(setup):
+    proxy, client, ref, big, waits = setup
+    proxy.inject.append({"status": 503, "count": 2, "path": "/manifests/", "headers": {"Retry-After": "3"}})
+    assert client.resolve(ref).digest
+    assert waits == [3.0, 3.0]
+    tries = [ex for ex in client.trace if ex.purpose == "resolve"][-3:]
+    assert [ex.status for ex in tries] == [503, 503, 200]
+    assert [ex.attempt for ex in tries] == [0, 1, 2]
+    assert [ex.retry_wait_ms for ex in tries] == [3000.0, 3000.0, None]
+
+
+def test_retry_after_http_date_on_429(setup):
+    proxy, client, ref, big, waits = setup
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
+    proxy.inject.append({"status": 429, "count": 1, "path": "/manifests/", "headers": {"Retry-After": when}})
+    client.manifest(ref)
+    assert len(waits) == 1 and 15 <= waits[0] <= 20
+
+
+def test_backoff_is_capped_and_gives_up(setup):
+    proxy, client, ref, big, waits = setup
+    client.retry = RetryPolicy(retries=4, backoff=1.0, max_wait=2.5)
+    proxy.inject.append({"status": 502, "count": 100, "path": "/manifests/"})
+    with pytest.raises(rx.RegistryError) as info:
+        client.manifest(ref)
+    assert info.value.status == 502
+    assert len(waits) == 4 and all(0 <= w <= 2.5 for w in waits)
+
+
+def test_non_transient_errors_are_not_retried(setup):
+    proxy, client, ref, big, waits = setup
+    with pytest.raises(rx.NotFound):
+        client.manifest(f"{proxy.host}/test/single:missing")
+    assert waits == []
+
+
+def test_resume_after_reset_mid_stream(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    proxy.drop_blob_after, proxy.drop_count = 1_000_000, 2
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
+    ranges = [ex.request_headers.get("Range") for ex in client.trace if ex.purpose == "blob"]
+    # The second drop hits the resumed request before its first byte: it resumes from the same place.
+    assert ranges[-3:] == [None, "bytes=1000000-", "bytes=1000000-"]
+    assert [ex.status for ex in client.trace if ex.purpose == "blob"][-2:] == [206, 206]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_restart_when_server_ignores_range(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    proxy.drop_blob_after, proxy.drop_count = 700_000, 1
+    proxy.ignore_range = True
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
+    assert [ex.status for ex in client.trace if ex.purpose == "blob"][-1] == 200
+
+
+def test_partial_file_kept_then_resumed_by_a_later_call(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    proxy.drop_blob_after, proxy.drop_count = 900_000, -1  # never completes
+    with pytest.raises(rx.ConnectionFailed) as info:
+        client.fetch_blobs(ref, [big], tmp_path)
+    partial = info.value.partial
+    final = tmp_path / big.digest.replace(":", "-")
+    assert partial.name == final.name + ".partial" and partial.exists() and not final.exists()
+    assert partial.stat().st_size == 900_000, "bytes received before the drop are kept"
+    proxy.drop_blob_after, proxy.drop_count = None, 0
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big) and not partial.exists()
+    last = [ex for ex in client.trace if ex.purpose == "blob"][-1]
+    assert last.request_headers.get("Range") == "bytes=900000-" and last.status == 206
+
+
+def test_partial_left_by_another_process_is_verified(setup, tmp_path, images):
+    proxy, client, ref, big, waits = setup
+    final = tmp_path / big.digest.replace(":", "-")
+    data = images["single"].blobs[big.digest].data
+    (tmp_path / (final.name + ".partial")).write_bytes(data[:123_456])
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
+    # A leftover that is not a prefix of the blob is detected and the blob fetched afresh.
+    path.unlink()
+    (tmp_path / (final.name + ".partial")).write_bytes(b"x" * 50_000)
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big) and sorted(p.name for p in tmp_path.iterdir()) == [final.name]
+
+
+def test_stalled_body_times_out_and_resumes(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    proxy.stall_blob_after, proxy.stall_seconds = 500_000, 6  # longer than the 2 s read timeout
+    t0 = time.monotonic()
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    took = time.monotonic() - t0
+    assert _verified(path, big)
+    blob = [ex for ex in client.trace if ex.purpose == "blob"]
+    # The read timeout fired (not the 6 s stall) and the fetch went on. The bytes inside the
+    # interrupted 1 MiB buffered read are lost to the timeout, so it resumes from what is on disk.
+    assert len(blob) == 2 and 2 <= took < 6
+
+
+def test_redirect_loop_is_refused(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    proxy.redirect_loop = True
+    with pytest.raises(rx.ConnectionFailed, match="more than 10 redirects"):
+        client.fetch_blobs(ref, [big], tmp_path)
+    assert not (tmp_path / big.digest.replace(":", "-")).exists()
+
+
+@pytest.mark.parametrize("value,expected", [("120", 120.0), ("0", 0.0), ("junk", None), (None, None),
+                                             ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)])
+def test_parse_retry_after(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_transient_registry_error_keeps_partial(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    proxy.drop_blob_after, proxy.drop_count = 800_000, 1
+    # After the drop, every resume attempt meets a 503: the error surfaces, the bytes stay.
+    proxy.inject.append({"status": 503, "count": 100, "path": "/blobs/", "method": "GET"})
+    proxy.inject[0]["count"] = 0  # armed below, once the first response is under way
+
+    def arm(*_):
+        proxy.inject[0]["count"] = 100
+
+    client.transport.hooks.append(lambda ex: arm() if ex.purpose == "blob" else None)
+    with pytest.raises(rx.RegistryError) as info:
+        client.fetch_blobs(ref, [big], tmp_path)
+    assert info.value.status == 503
+    assert info.value.partial.stat().st_size == 800_000
+    proxy.inject.clear()
+    proxy.drop_blob_after = None
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
