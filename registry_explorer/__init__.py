@@ -37,6 +37,10 @@ def __getattr__(name: str):
         from .widgets import Explorer
 
         return Explorer
+    if name in ("sandbox", "frames", "widgets"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'registry_explorer' has no attribute {name!r}")
 
 __all__ = [

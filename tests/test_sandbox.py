@@ -94,3 +94,20 @@ def test_cli_prints_references_and_stops_on_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_storage_of_a_dead_owner_is_removed(tmp_path):
+    orphan = tmp_path / "rx-sandbox-orphan"
+    orphan.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (orphan / "owner.pid").write_text(dead)
+    alive = tmp_path / "rx-sandbox-alive"
+    alive.mkdir()
+    (alive / "owner.pid").write_text(str(os.getpid()))
+    with sandbox.start(workdir=tmp_path):
+        assert not orphan.exists() and alive.exists()
+
+
+def test_lazy_subpackages():
+    assert rx.sandbox is sandbox and rx.frames.layers

@@ -221,4 +221,7 @@ def compare(client, ref_a, ref_b, *, platform=None) -> pd.DataFrame:
 def trace(client_or_trace) -> pd.DataFrame:
     """The HTTP exchanges a client made (already redacted), one row each, oldest first."""
     tr = getattr(client_or_trace, "trace", client_or_trace)
-    return _frame([ex.to_row() for ex in tr], TRACE_COLUMNS)
+    df = _frame([ex.to_row() for ex in tr], TRACE_COLUMNS)
+    for col in ("status", "bytes", "rate_limit_remaining"):  # missing values must not make them floats
+        df[col] = df[col].astype("Int64")
+    return df

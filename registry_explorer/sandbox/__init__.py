@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -144,6 +145,24 @@ def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private:
     return refs
 
 
+_PREFIX = "rx-sandbox-"
+
+
+def _remove_orphans(parent: Path) -> None:
+    """Delete storage left by sandboxes whose Python process died (a killed kernel runs no atexit)."""
+    for d in parent.glob(_PREFIX + "*"):
+        try:
+            pid = int((d / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass  # someone else's live process
+
+
 def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None) -> Sandbox:
     """Start a seeded sandbox registry on 127.0.0.1 (`auth=None` or `'token'`); `port=0` picks a free one."""
     from . import registry as reg_mod
@@ -154,7 +173,9 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
         reg_mod.find_registry_binary()
     except (reg_mod.RegistryBinaryMissing, RuntimeError):
         raise SandboxError(INSTALL_HINT) from None
-    tmp = Path(tempfile.mkdtemp(prefix="rx-sandbox-", dir=workdir))
+    _remove_orphans(Path(workdir) if workdir else Path(tempfile.gettempdir()))
+    tmp = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=workdir))
+    (tmp / "owner.pid").write_text(str(os.getpid()))
     extra = {"http": {"addr": f"127.0.0.1:{port}"}} if port else None
     try:
         running = reg_mod.start_registry(
