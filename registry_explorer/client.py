@@ -70,6 +70,7 @@ class Client(Source):
         timeout: float | tuple[float, float] = 30.0,
         *,
         retries: int | RetryPolicy = 3,
+        allow_private_redirects: bool = False,
         session: requests.Session | None = None,
         workers: int = DEFAULT_WORKERS,
         trace_limit: int = TRACE_LIMIT,
@@ -79,7 +80,7 @@ class Client(Source):
         self.credentials = CredentialStore(credentials, docker_config)
         self.transport = Transport(
             self.credentials, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, session=session,
-            trace_limit=trace_limit, retries=retries,
+            trace_limit=trace_limit, retries=retries, allow_private_redirects=allow_private_redirects,
         )
         self.workers = workers
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()

@@ -216,8 +216,12 @@ class Source:
                     out.flush()
                     offset = out.tell()
                     attempts += 1
-                    if attempts > RESUME_ATTEMPTS or exc.kind in ("tls-verify", "tls-handshake"):
-                        exc.partial = partial  # kept: a later fetch resumes from it
+                    if attempts > RESUME_ATTEMPTS or exc.kind in ("tls-verify", "tls-handshake", "redirect"):
+                        if offset:
+                            exc.partial = partial  # kept: a later fetch resumes from it
+                        else:
+                            out.close()
+                            partial.unlink(missing_ok=True)  # nothing worth keeping
                         raise
                     log.info("resuming %s at byte %d after: %s", desc.digest, offset, exc)
                 except RegistryError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -69,6 +70,29 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_private_host(host: str, resolve=None) -> bool:
+    """True when `host` is, or resolves to, a loopback, private, link-local or otherwise non-public address."""
+    name = host.strip("[]")
+    if not name:
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        addrs = [ipaddress.ip_address(name)]
+    except ValueError:
+        try:
+            infos = (resolve or socket.getaddrinfo)(name, None)
+        except OSError:
+            return False  # unresolvable: the request itself will fail with a clear error
+        addrs = []
+        for info in infos:
+            try:
+                addrs.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+            except ValueError:
+                continue
+    return any(not a.is_global or a.is_loopback or a.is_link_local or a.is_private for a in addrs)
+
+
 @dataclass
 class _HostState:
     scheme: str | None = None
@@ -88,8 +112,10 @@ class Transport:
         session: requests.Session | None = None,
         trace_limit: int = TRACE_LIMIT,
         retries: int | RetryPolicy = 3,
+        allow_private_redirects: bool = False,
     ):
         self.credentials = credentials
+        self.allow_private_redirects = allow_private_redirects
         self.insecure = frozenset(insecure)
         self.ca_bundle = ca_bundle
         # (connect, read): a dead host fails fast; a stalled body read also times out.
@@ -430,6 +456,13 @@ class Transport:
             if new.netloc != origin.netloc or new.scheme != origin.scheme:
                 # Credentials belong to the registry, not to the storage it redirects to.
                 hdrs.pop("Authorization", None)
+                # SSRF: a public registry must not bounce us onto this machine or its network.
+                if (not self.allow_private_redirects and not is_private_host(origin.hostname or "")
+                        and is_private_host(new.hostname or "")):
+                    raise ConnectionFailed(
+                        f"refusing redirect from public registry {origin.netloc} to private address {new.netloc}; "
+                        "pass allow_private_redirects=True if this is intended", url=redact_url(nxt), kind="redirect",
+                    )
             if resp.status_code == 303:
                 method = "GET"
             current = nxt
@@ -454,6 +487,11 @@ class Transport:
                 hint = f" The credentials for {registry} were rejected or lack access."
             else:
                 hint = _CRED_HINT.format(host=registry)
+            header = resp.headers.get("WWW-Authenticate")
+            usable = [c for c in parse_challenges(header) if c.scheme == "basic" or (c.scheme == "bearer" and c.realm)]
+            if header and not usable:
+                hint = (f" The registry's WWW-Authenticate header is not a Bearer or Basic challenge we can "
+                        f"answer: {header[:200]!r}.") + hint
             raise Unauthorized(f"unauthorized: {where} ({detail}).{hint}", status=status, errors=errors,
                                method=method, url=redact_url(url))
         if status == 403:

@@ -165,3 +165,99 @@ def test_transient_registry_error_keeps_partial(setup, tmp_path):
     proxy.drop_blob_after = None
     (path,) = client.fetch_blobs(ref, [big], tmp_path)
     assert _verified(path, big)
+
+
+def test_content_length_too_long(setup, tmp_path):
+    """The server claims more bytes than it sends, then closes: the EOF is caught and the blob verified."""
+    proxy, client, ref, big, waits = setup
+    proxy.content_length_delta = +100_000
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_content_length_too_short(setup, tmp_path):
+    """A server that always under-declares never delivers the last bytes: a clear error, no final
+    file, the partial kept; once it behaves, the next fetch resumes and verifies."""
+    proxy, client, ref, big, waits = setup
+    proxy.content_length_delta = -100_000
+    with pytest.raises(rx.ConnectionFailed, match=f"connection closed after {big.size - 100_000} of {big.size}"):
+        client.fetch_blobs(ref, [big], tmp_path)
+    final = tmp_path / big.digest.replace(":", "-")
+    assert not final.exists() and (tmp_path / (final.name + ".partial")).exists()
+    proxy.content_length_delta = 0
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big) and sorted(p.name for p in tmp_path.iterdir()) == [final.name]
+
+
+def test_wrong_content_length_stream_api(setup):
+    proxy, client, ref, big, waits = setup
+    proxy.content_length_delta = -100_000
+    with pytest.raises((rx.SizeMismatch, rx.ConnectionFailed)):
+        with client.open_blob(ref, big) as stream:
+            stream.read()
+
+
+def test_oversized_manifest(setup):
+    proxy, client, ref, big, waits = setup
+    proxy.manifest_body = b'{"schemaVersion":2,"layers":[' + b" " * (5 << 20) + b"]}"
+    with pytest.raises(rx.ManifestTooLarge, match="limit is 4194304"):
+        client.manifest(ref)
+
+
+def test_invalid_json_manifest(setup):
+    proxy, client, ref, big, waits = setup
+    proxy.manifest_body = b'{"schemaVersion": 2, "layers": [ oops'
+    with pytest.raises(rx.InvalidManifest, match="not valid JSON"):
+        client.manifest(ref)
+
+
+def test_invalid_www_authenticate(token_registry):
+    with FaultProxy(token_registry.url) as proxy:
+        proxy.bad_challenge = 'Bearer realm=, "garbage'
+        client = rx.Client(docker_config={}, retries=0)
+        with pytest.raises(rx.Unauthorized) as info:
+            client.manifest(f"{proxy.host}/test/single:v1")
+    assert "WWW-Authenticate" in str(info.value)
+    assert info.value.status == 401
+
+
+def test_hostile_digest_never_names_a_file(setup, tmp_path):
+    proxy, client, ref, big, waits = setup
+    evil = rx.Descriptor("application/octet-stream", "sha256:../../../../tmp/evil", 10)
+    with pytest.raises(rx.InvalidReference):
+        client.fetch_blobs(ref, [evil], tmp_path / "d")
+    assert not (tmp_path / "d").exists() or list((tmp_path / "d").iterdir()) == []
+
+
+def test_private_address_predicate():
+    from registry_explorer.transport import is_private_host
+
+    fake = {"s3.example.com": "52.216.8.1", "evil.example.com": "169.254.169.254", "lan.example.com": "10.1.2.3"}
+
+    def resolve(name, port):
+        return [(None, None, None, None, (fake[name], 0))]
+
+    assert is_private_host("127.0.0.1") and is_private_host("localhost") and is_private_host("[::1]")
+    assert is_private_host("169.254.169.254") and is_private_host("192.168.1.10")
+    assert not is_private_host("s3.example.com", resolve)
+    assert is_private_host("evil.example.com", resolve) and is_private_host("lan.example.com", resolve)
+
+
+def test_public_registry_redirect_to_private_address_is_refused(setup, tmp_path, monkeypatch):
+    proxy, client, ref, big, waits = setup
+    from registry_explorer import transport
+
+    # Pretend the registry is public; the blob redirect goes to the mirror on 127.0.0.1 (private).
+    real = transport.is_private_host
+    monkeypatch.setattr(transport, "is_private_host", lambda h, resolve=None: False if h == "127.0.0.1" else real(h))
+    proxy.redirect_blobs = True
+    monkeypatch.setattr(proxy.mirror, "url", proxy.mirror.url.replace("127.0.0.1", "localhost"))
+    with pytest.raises(rx.ConnectionFailed, match="refusing redirect from public registry") as info:
+        client.fetch_blobs(ref, [big], tmp_path)
+    assert info.value.kind == "redirect"
+    assert list(tmp_path.iterdir()) == [], "no final file and no empty partial"
+    assert proxy.mirror.requests == [], "the private address was never contacted"
+    client.transport.allow_private_redirects = True
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)

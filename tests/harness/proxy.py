@@ -18,6 +18,7 @@ Every request the proxy sees is recorded in ``proxy.requests``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -223,6 +224,14 @@ class _ProxyHandler(_Handler):
             self._record(rule["status"])
             body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected fault"}]}).encode()
             return self._send_simple(rule["status"], b"" if method == "HEAD" else body, dict(rule.get("headers") or {}))
+        if method == "GET" and man_m and proxy.manifest_body is not None:
+            # Stand in for a broken registry: oversized or invalid manifest bytes, with a
+            # Docker-Content-Digest that matches them, so only size or parsing can catch it.
+            body = proxy.manifest_body
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            self._record(200)
+            return self._send_simple(200, body, {"Docker-Content-Digest": digest},
+                                     content_type="application/vnd.oci.image.manifest.v1+json")
         if method == "GET" and blob_m and proxy.redirect_loop:
             self._record(302)
             return self._send_simple(302, b"", {"Location": self.path})
@@ -263,12 +272,16 @@ class _ProxyHandler(_Handler):
                     continue
                 if lk == "content-length":
                     length = int(v)
+                    if blob_m is not None and method == "GET" and proxy.content_length_delta:
+                        # Lie about the length; the real bytes follow, then the connection closes.
+                        v = str(length + proxy.content_length_delta)
+                        self.close_connection = True
                 if drop_digest and lk == "docker-content-digest":
                     continue
                 if lk == "location":
                     v = proxy._rewrite_url(v)
                 elif lk == "www-authenticate":
-                    v = proxy._rewrite_realm(v)
+                    v = proxy.bad_challenge if proxy.bad_challenge is not None else proxy._rewrite_realm(v)
                 self.send_header(k, v)
             no_body = method == "HEAD" or upstream.status_code in (204, 304) or 100 <= upstream.status_code < 200
             if no_body:
@@ -321,6 +334,12 @@ class _ProxyHandler(_Handler):
                 self._write_chunk(chunk, chunked=length is None)
             if length is None:
                 self._write_chunk(b"", chunked=True)
+            if proxy.content_length_delta and blob_m is not None and method == "GET":
+                try:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         finally:
             upstream.close()
 
@@ -446,6 +465,9 @@ class FaultProxy(_ServerBase):
         return None
 
     def _clear_faults(self) -> None:
+        self.manifest_body: bytes | None = None  # serve these bytes for every manifest GET
+        self.content_length_delta = 0  # add this to blob GETs' Content-Length (a lying server)
+        self.bad_challenge: str | None = None  # replace WWW-Authenticate with this value
         self.inject: list[dict] = []  # e.g. {"status": 503, "count": 2, "path": "/manifests/", "headers": {...}}
         self.redirect_loop = False
         self.ignore_range = False
