@@ -347,6 +347,22 @@ def iter_entries(
     Contents are skipped, never buffered. Malformed or truncated input raises InvalidManifest;
     a limit raises TooLarge (decompressed bytes, header size) or InvalidManifest (entries, paths).
     """
+    for _tar, info in iter_members(fileobj, media_type, what=what, max_entries=max_entries,
+                                   max_path=max_path, max_bytes=max_bytes):
+        yield entry_from_tarinfo(info)
+
+
+def iter_members(
+    fileobj: BinaryIO,
+    media_type: str | None = None,
+    *,
+    what: str = "layer",
+    max_entries: int = MAX_ENTRIES,
+    max_path: int = MAX_PATH_LENGTH,
+    max_bytes: int = MAX_DECOMPRESSED_BYTES,
+) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    """(tar, member) pairs under the same limits as iter_entries; `tar.extractfile(member)` works
+    until the next member is requested (stream mode)."""
     guard = _Guard(what=what, max_bytes=max_bytes, max_path=max_path)
     stream = decompressed(fileobj, media_type, what)
     counted = _Counted(stream, guard)
@@ -367,7 +383,7 @@ def iter_entries(
         count += 1
         if count > max_entries:
             raise _invalid(what, f"more than {max_entries} entries; pass max_entries= to list it anyway")
-        yield entry_from_tarinfo(info)
+        yield tar, info
     # Read past the end-of-archive marker: the decompressor checks its trailer (gzip CRC) at
     # its end, and the compressed stream must reach EOF for the digest to be verified.
     while counted.read(IN_CHUNK):
