@@ -195,11 +195,11 @@ class Client(Source):
 
     # -- blobs -----------------------------------------------------------------------------------
 
-    def _blob_response(self, ref: Reference, descriptor: Descriptor, headers=None) -> requests.Response:
+    def _blob_response(self, ref: Reference, descriptor: Descriptor, headers=None, ok=()) -> requests.Response:
         validate_digest(descriptor.digest)
         return self.transport.request(
             "GET", ref.registry, f"/v2/{ref.repository}/blobs/{descriptor.digest}", scope=_scope(ref),
-            stream=True, purpose="config" if mt.is_config(descriptor.media_type) else "blob", headers=headers,
+            stream=True, purpose="config" if mt.is_config(descriptor.media_type) else "blob", headers=headers, ok=ok,
         )
 
     @contextlib.contextmanager
@@ -210,16 +210,24 @@ class Client(Source):
         server that ignores Range answers 200 with everything, and `.start` is then 0.
         """
         headers = {"Range": f"bytes={offset}-"} if offset else None
-        resp = self._blob_response(parse_reference(ref), descriptor, headers=headers)
+        resp = self._blob_response(parse_reference(ref), descriptor, headers=headers, ok=(416,))
+        what = f"blob {descriptor.digest}"
         try:
+            if resp.status_code == 416:  # we asked for bytes past the end: the blob is shorter
+                raise SizeMismatch(descriptor.size, offset, what=what + " (the registry has fewer bytes)")
             start = 0
+            length = resp.headers.get("Content-Length", "")
+            if resp.status_code == 200 and length.isdigit() and descriptor.size >= 0 and int(length) != descriptor.size:
+                raise SizeMismatch(descriptor.size, int(length), what=what)
             if offset and resp.status_code == 206:
-                start = _content_range_start(resp.headers.get("Content-Range"), descriptor.size)
+                cr = resp.headers.get("Content-Range")
+                total = _content_range_total(cr)
+                if total is not None and descriptor.size >= 0 and total != descriptor.size:
+                    raise SizeMismatch(descriptor.size, total, what=what)
+                start = _content_range_start(cr, descriptor.size)
                 if start != offset:
-                    raise ConnectionFailed(
-                        f"registry answered Range bytes={offset}- with Content-Range "
-                        f"{resp.headers.get('Content-Range')!r}", kind="range",
-                    )
+                    raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}",
+                                           kind="range")
             yield _WireReader(resp, start=start)
         finally:
             resp.close()
@@ -397,6 +405,12 @@ def _content_range_start(value: str | None, size: int) -> int | None:
     if m.group(3) != "*" and size >= 0 and int(m.group(3)) != size:
         return None
     return int(m.group(1))
+
+
+def _content_range_total(value: str | None) -> int | None:
+    """The total of `Content-Range: bytes a-b/total` (None when absent or '*')."""
+    m = re.match(r"^\s*bytes\s+\d+-\d+/(\d+)\s*$", value or "")
+    return int(m.group(1)) if m else None
 
 
 def _valid_digest(d: str) -> bool:

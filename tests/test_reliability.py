@@ -167,27 +167,27 @@ def test_transient_registry_error_keeps_partial(setup, tmp_path):
     assert _verified(path, big)
 
 
-def test_content_length_too_long(setup, tmp_path):
-    """The server claims more bytes than it sends, then closes: the EOF is caught and the blob verified."""
+@pytest.mark.parametrize("delta", [+100_000, -100_000])
+def test_wrong_content_length(setup, tmp_path, delta):
+    """A Content-Length that disagrees with the descriptor is refused before any byte is kept:
+    the server is broken or serving another blob. Once it behaves, the fetch verifies."""
     proxy, client, ref, big, waits = setup
-    proxy.content_length_delta = +100_000
-    (path,) = client.fetch_blobs(ref, [big], tmp_path)
-    assert _verified(path, big)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
-
-
-def test_content_length_too_short(setup, tmp_path):
-    """A server that always under-declares never delivers the last bytes: a clear error, no final
-    file, the partial kept; once it behaves, the next fetch resumes and verifies."""
-    proxy, client, ref, big, waits = setup
-    proxy.content_length_delta = -100_000
-    with pytest.raises(rx.ConnectionFailed, match=f"connection closed after {big.size - 100_000} of {big.size}"):
+    proxy.content_length_delta = delta
+    with pytest.raises(rx.SizeMismatch) as info:
         client.fetch_blobs(ref, [big], tmp_path)
-    final = tmp_path / big.digest.replace(":", "-")
-    assert not final.exists() and (tmp_path / (final.name + ".partial")).exists()
+    assert (info.value.expected, info.value.actual) == (big.size, big.size + delta)
+    assert list(tmp_path.iterdir()) == [], "neither a final nor a partial file"
     proxy.content_length_delta = 0
     (path,) = client.fetch_blobs(ref, [big], tmp_path)
-    assert _verified(path, big) and sorted(p.name for p in tmp_path.iterdir()) == [final.name]
+    assert _verified(path, big) and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_connection_closed_early_is_resumed(setup, tmp_path):
+    """Fewer bytes than Content-Length, then a clean close: http.client calls it EOF; we resume."""
+    proxy, client, ref, big, waits = setup
+    proxy.drop_blob_after, proxy.drop_count = 1_500_000, 1
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
 
 
 def test_wrong_content_length_stream_api(setup):

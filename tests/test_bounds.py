@@ -1,0 +1,89 @@
+"""Every buffer that comes from a registry is capped. A local server stands in for a hostile
+registry, because distribution 2.8 never sends oversized tokens or error bodies."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import registry_explorer as rx
+from registry_explorer.transport import ERROR_BODY_LIMIT, TOKEN_LIMIT
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _send(self, code, body=b"", headers=None):
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_GET(self):
+        host = self.headers["Host"]
+        if self.path.startswith("/token"):
+            pad = "x" * (TOKEN_LIMIT + 10)
+            return self._send(200, json.dumps({"token": "t", "pad": pad}).encode())
+        if self.path.startswith("/v2/tokenbomb/"):
+            return self._send(401, b"", {"WWW-Authenticate": f'Bearer realm="http://{host}/token",service="s"'})
+        if self.path.startswith("/v2/errorbomb/"):
+            errors = {"errors": [{"code": "UNKNOWN", "message": "m" * (ERROR_BODY_LIMIT * 2)}]}
+            return self._send(400, json.dumps(errors).encode(), {"Content-Type": "application/json"})
+        if self.path.startswith("/v2/nicerror/"):
+            errors = {"errors": [{"code": "DENIED", "message": "requested access to the resource is denied"}]}
+            return self._send(403, json.dumps(errors).encode(), {"Content-Type": "application/json"})
+        self._send(200)
+
+
+@pytest.fixture
+def hostile():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_token_response_cap(hostile):
+    with pytest.raises(rx.TooLarge, match="token response is too large"):
+        rx.Client(docker_config={}, retries=0).manifest(f"{hostile}/tokenbomb/x:v1")
+
+
+def test_error_body_cap_still_raises_the_status(hostile):
+    with pytest.raises(rx.RegistryError) as info:
+        rx.Client(docker_config={}, retries=0).manifest(f"{hostile}/errorbomb/x:v1")
+    assert info.value.status == 400 and info.value.errors == [], "an oversized error body is not parsed"
+
+
+def test_error_body_is_parsed(hostile):
+    with pytest.raises(rx.Denied) as info:
+        rx.Client(docker_config={}, retries=0).manifest(f"{hostile}/nicerror/x:v1")
+    assert info.value.codes == ["DENIED"] and "denied" in str(info.value)
+    assert rx.TooLarge.__name__ and TOKEN_LIMIT == 1 << 20 and ERROR_BODY_LIMIT == 64 << 10
+
+
+def test_one_failed_blob_cancels_nothing_else(open_registry, images, tmp_path):
+    from conftest import client_for
+
+    client = client_for(open_registry)
+    ref = f"{open_registry.host}/test/single:v1"
+    layers = client.image(ref).layers
+    wrong = rx.Descriptor(layers[1].media_type, layers[0].digest, layers[1].size)  # size lies
+    with pytest.raises(rx.SizeMismatch) as info:
+        client.fetch_blobs(ref, [layers[2], wrong, layers[1]], tmp_path)
+    assert list(info.value.failures) == [layers[0].digest]
+    assert sorted(p.name for p in info.value.succeeded) == sorted(
+        d.digest.replace(":", "-") for d in (layers[2], layers[1]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in info.value.succeeded)
