@@ -4,56 +4,36 @@ registry, because distribution 2.8 never sends oversized tokens or error bodies.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from harness.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer.transport import ERROR_BODY_LIMIT, TOKEN_LIMIT
 
 
-class _Hostile(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def _send(self, code, body=b"", headers=None):
-        self.send_response(code)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+class _Hostile(Handler):
 
     def do_GET(self):
         host = self.headers["Host"]
         if self.path.startswith("/token"):
             pad = "x" * (TOKEN_LIMIT + 10)
-            return self._send(200, json.dumps({"token": "t", "pad": pad}).encode())
+            return self.send(200, json.dumps({"token": "t", "pad": pad}).encode())
         if self.path.startswith("/v2/tokenbomb/"):
-            return self._send(401, b"", {"WWW-Authenticate": f'Bearer realm="http://{host}/token",service="s"'})
+            return self.send(401, b"", {"WWW-Authenticate": f'Bearer realm="http://{host}/token",service="s"'})
         if self.path.startswith("/v2/errorbomb/"):
             errors = {"errors": [{"code": "UNKNOWN", "message": "m" * (ERROR_BODY_LIMIT * 2)}]}
-            return self._send(400, json.dumps(errors).encode(), {"Content-Type": "application/json"})
+            return self.send(400, json.dumps(errors).encode(), {"Content-Type": "application/json"})
         if self.path.startswith("/v2/nicerror/"):
             errors = {"errors": [{"code": "DENIED", "message": "requested access to the resource is denied"}]}
-            return self._send(403, json.dumps(errors).encode(), {"Content-Type": "application/json"})
-        self._send(200)
+            return self.send(403, json.dumps(errors).encode(), {"Content-Type": "application/json"})
+        self.send(200)
 
 
 @pytest.fixture
 def hostile():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serve(_Hostile) as host:
+        yield host
 
 
 def test_token_response_cap(hostile):

@@ -3,28 +3,19 @@ stands in for a registry that would serve one (with and without Content-Length).
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from harness.standin import Handler, serve
 
 import registry_explorer as rx
 
 BIG = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[' + b" " * (5 << 20) + b"]}"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
+class _Handler(Handler):
 
     def do_GET(self):
         if self.path == "/v2/":
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
+            return self.send(200)
         chunked = "chunked" in self.path
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
@@ -49,13 +40,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def big_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serve(_Handler) as host:
+        yield host
 
 
 @pytest.mark.parametrize("repo", ["declared", "chunked"])

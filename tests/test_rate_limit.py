@@ -4,10 +4,9 @@ distribution 2.8 never sends them, so a local server stands in for Docker Hub's 
 """
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from harness.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer.trace import parse_rate_limit
@@ -17,36 +16,25 @@ BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+j
        b'","size":2},"layers":[]}'
 
 
-class _Hub(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Hub(Handler):
     remaining = 100
-
-    def log_message(self, *a):
-        pass
 
     def do_GET(self):
         type(self).remaining -= 1
         body = b"" if self.path == "/v2/" else BODY
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-        self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())
-        self.send_header("RateLimit-Limit", "100;w=21600")
-        self.send_header("RateLimit-Remaining", f"{type(self).remaining};w=21600")
-        self.send_header("Docker-RateLimit-Source", "203.0.113.7")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send(200, body, {
+            "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+            "Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest(),
+            "RateLimit-Limit": "100;w=21600",
+            "RateLimit-Remaining": f"{type(self).remaining};w=21600",
+            "Docker-RateLimit-Source": "203.0.113.7",
+        })
 
 
 @pytest.fixture
 def hub():
-    handler = type("H", (_Hub,), {"remaining": 100})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serve(type("H", (_Hub,), {"remaining": 100})) as host:
+        yield host
 
 
 def test_rate_limit_surfaces(hub):

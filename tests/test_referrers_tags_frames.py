@@ -9,13 +9,12 @@ tag schema is exercised against the real registry.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from conftest import client_for
+from harness.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer import frames
@@ -31,30 +30,18 @@ def _desc(i, artifact_type):
             "annotations": {"org.opencontainers.image.created": f"2024-01-0{i + 1}T00:00:00Z"}}
 
 
-class _Referrers(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Referrers(Handler):
     filters = False
     requests: list = []
-
-    def log_message(self, *a):
-        pass
-
-    def _send(self, code, body=b"", headers=None):
-        self.send_response(code)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):
         u = urlsplit(self.path)
         q = parse_qs(u.query)
         type(self).requests.append(self.path)
         if u.path == "/v2/":
-            return self._send(200)
+            return self.send(200)
         if u.path != f"/v2/app/referrers/{SUBJECT}":
-            return self._send(404)
+            return self.send(404)
         descs = [_desc(0, "application/spdx+json"), _desc(1, "application/vnd.dev.cosign.sig"),
                  _desc(2, "application/spdx+json")]
         headers = {"Content-Type": mt.OCI_INDEX}
@@ -69,18 +56,14 @@ class _Referrers(BaseHTTPRequestHandler):
                 nxt += f"&artifactType={q['artifactType'][0]}"
             headers["Link"] = f'<{nxt}>; rel="next"'
         body = json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": chunk}).encode()
-        self._send(200, body, headers)
+        self.send(200, body, headers)
 
 
 @pytest.fixture(params=[False, True], ids=["client-filters", "server-filters"])
 def referrers_server(request):
     handler = type("H", (_Referrers,), {"filters": request.param, "requests": []})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{srv.server_address[1]}", handler
-    srv.shutdown()
-    srv.server_close()
+    with serve(handler) as host:
+        yield host, handler
 
 
 def test_referrers_api_with_pagination_and_filter(referrers_server):
