@@ -40,10 +40,17 @@ test: setup
 notebooks: setup
 	$(BIN)/python notebooks/build.py
 
-bench: setup
+# The benchmarks' Python comparators (python-dxf, oras) come from PyPI; curl/tar/openssl from the system.
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	touch $@
+
+# Benchmarks against curl, python-dxf and oras-py; writes benchmarks/results.json and README.md (< 10 min).
+bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
-bench-smoke: setup
+# Every case with tiny sizes: checks the harness, not the figures (< 1 min).
+bench-smoke: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks --smoke
 
 clean:

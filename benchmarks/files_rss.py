@@ -88,8 +88,11 @@ class _HashingWriter:
         self.f.flush()
 
 
-def build_layer(path: Path, target: int) -> dict:
-    """Write a tar+gzip layer of about `target` compressed bytes to `path`, streaming."""
+def build_layer(path: Path, target: int, *, big_file: int = BIG_FILE, small_files: int = SMALL_FILES) -> dict:
+    """Write a tar+gzip layer of about `target` compressed bytes to `path`, streaming.
+
+    `big_file` and `small_files` shrink it for the suite's smoke run (python -m benchmarks --smoke).
+    """
     pool = random.Random(20240101).randbytes(RANDOM_POOL)
     entries = 0
     raw_bytes = 0
@@ -107,14 +110,14 @@ def build_layer(path: Path, target: int) -> dict:
             add("small", kind=tarfile.DIRTYPE)
             for d in range(100):
                 add(f"small/d{d:02d}", kind=tarfile.DIRTYPE)
-            for i in range(SMALL_FILES):
+            for i in range(small_files):
                 body = (b"small file %d\n" % i) * (1 + i % 100)
                 add(f"small/d{i % 100:02d}/f{i:05d}.txt", len(body), io.BytesIO(body))
             add("big", kind=tarfile.DIRTYPE)
             i = per_file = 0
             while out.n + per_file // 2 < target:  # stop at the file count closest to target
                 before = out.n
-                add(f"big/blob{i:03d}.bin", BIG_FILE, _Synthetic(BIG_FILE, pool, i))
+                add(f"big/blob{i:03d}.bin", big_file, _Synthetic(big_file, pool, i))
                 gz.flush()  # so out.n tracks what has been compressed so far
                 per_file = out.n - before
                 i += 1

@@ -21,7 +21,6 @@ from .errors import (
     TooLarge,
     Unauthorized,
 )
-from .layout import Layout, LayoutReference
 from .models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, parse_reference
@@ -37,6 +36,10 @@ def __getattr__(name: str):
         from .widgets import Explorer
 
         return Explorer
+    if name in ("Layout", "LayoutReference"):
+        from . import layout
+
+        return getattr(layout, name)
     if name in ("sandbox", "frames", "widgets"):
         import importlib
 

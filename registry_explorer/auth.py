@@ -14,8 +14,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 import warnings
@@ -221,6 +219,9 @@ def _load_docker_config(docker_config) -> tuple[str, dict]:
 
 
 def _run_helper(name: str, server: str) -> Credential | None:
+    import shutil  # only credential helpers need these; keep `import registry_explorer` fast
+    import subprocess
+
     exe = shutil.which(f"docker-credential-{name}")
     if exe is None:
         warnings.warn(

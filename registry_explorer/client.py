@@ -15,7 +15,6 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -35,7 +34,6 @@ from .errors import (
     RegistryError,
     SizeMismatch,
 )
-from .layout import LayoutReference, add_to_index, init_layout, write_manifest_blob
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
@@ -235,7 +233,7 @@ class Client(Source):
     # -- offline copies --------------------------------------------------------------------------
 
     def save_layout(self, ref: str | Reference, path: str | os.PathLike, platform: str | Platform | None = None,
-                    *, tag: str | None = None, progress: ProgressCallback | None = None) -> LayoutReference:
+                    *, tag: str | None = None, progress: ProgressCallback | None = None):
         """Copy an image (or, without `platform`, a whole index) into an OCI layout directory.
 
         Manifests are stored verbatim, so digests are preserved: OCI content comes out byte for
@@ -243,6 +241,10 @@ class Client(Source):
         stay Docker-typed (skopeo would convert them to OCI, changing their digests). Blobs land
         before manifests and index.json is updated last, so an interrupted copy is never listed.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .layout import LayoutReference, add_to_index, init_layout, write_manifest_blob
+
         ref = parse_reference(ref)
         root = self.manifest(ref)
         if platform is not None and isinstance(root, Index):

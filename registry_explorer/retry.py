@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 
@@ -41,6 +40,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     value = value.strip()
     if value.isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime  # rare path; keeps imports light
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

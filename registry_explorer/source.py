@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .digest import VerifyingReader, hasher_for, verify
@@ -148,6 +147,8 @@ class Source:
         descs = list(descriptors)
         for d in descs:
             validate_digest(d.digest)
+        from concurrent.futures import ThreadPoolExecutor  # imported on first use: import time matters
+
         unique = list({d.digest: d for d in descs}.values())  # the same blob twice is fetched once
         n = max(1, min(workers or self.workers, len(unique) or 1))
         results: dict[str, Path] = {}
