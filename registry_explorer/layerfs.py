@@ -159,6 +159,7 @@ class _Counted:
         self._g = guard
 
     def read(self, n: int) -> bytes:
+        """Read up to `n` decompressed bytes, enforcing the size and header caps."""
         g = self._g
         if g.depth and g.total - g.header_start > g.max_header:
             raise TooLarge(f"{g.what}: tar headers of one entry", g.max_header, g.total - g.header_start,
@@ -179,6 +180,7 @@ class _Prefixed:
         self._raw = raw
 
     def read(self, n: int) -> bytes:
+        """Read up to `n` bytes, the put-back head first."""
         if self._head:
             out, self._head = self._head[:n], self._head[n:]
             return out
@@ -204,6 +206,7 @@ class _GzipReader:
         self._eof = False
 
     def read(self, n: int) -> bytes:
+        """Inflate and return up to `n` bytes of the gzip stream."""
         while not self._eof:
             if self._pos >= len(self._buf) and not self._raw_eof:
                 self._buf, self._pos = self._raw.read(IN_CHUNK), 0
@@ -251,6 +254,7 @@ def _zstd_reader(raw, what: str):
 
     class _Zstd:
         def read(self, n: int) -> bytes:
+            """Read up to `n` decompressed bytes, reporting a corrupt stream as our error."""
             try:
                 return reader.read(n)
             except zstandard.ZstdError as exc:
@@ -295,6 +299,7 @@ class _GuardedTarInfo(tarfile.TarInfo):
 
     @classmethod
     def fromtarfile(cls, tar):
+        """Parse the next tar header from `tar`, enforcing our limits."""
         g = cls.guard
         if g.depth == 0:
             g.header_start = g.total
@@ -441,6 +446,7 @@ class _Tree:
         self.kids: defaultdict[str, set[str]] = defaultdict(set)
 
     def set(self, path: str, payload: Any) -> None:
+        """Set the node at `path` to `payload`, linking it under its parent."""
         if path != ".":
             self.kids[_parent(path)].add(path)
         self.nodes[path] = payload
@@ -547,6 +553,7 @@ def _dive_tree(entries: Iterable[Entry]) -> _Tree:
     tree = _Tree()
 
     def add(path: str, node: _Node) -> None:
+        """Add `node` at `path`, creating missing parents implicitly."""
         parts = path.split("/")
         for i in range(1, len(parts)):
             p = "/".join(parts[:i])

@@ -67,3 +67,47 @@ def test_one_failed_blob_cancels_nothing_else(open_registry, images, tmp_path):
     assert sorted(p.name for p in info.value.succeeded) == sorted(
         d.digest.replace(":", "-") for d in (layers[2], layers[1]))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in info.value.succeeded)
+
+
+def test_https_to_http_redirect_is_refused(tmp_path):
+    """An https registry redirecting a blob to plain http: refused, no request sent in clear, no file."""
+    import ssl
+
+    from harness.certs import make_tls_certs
+
+    seen = []
+
+    class _Plain(Handler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send(200, b"x")
+
+    with serve(_Plain) as plain:
+        class _Redirecting(Handler):
+            def do_GET(self):
+                if self.path == "/v2/":
+                    return self.send(200)
+                self.send(307, b"", {"Location": f"http://{plain}/blob?X-Amz-Signature=s"})
+
+        tls = make_tls_certs(tmp_path / "certs")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls.server_cert, tls.server_key)
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.daemon_threads = True
+        srv.handle_error = lambda *a: None  # a client closing the TLS connection early is not news
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            client = rx.Client(docker_config={}, ca_bundle=str(tls.ca_cert), retries=0)
+            desc = rx.Descriptor("application/octet-stream", "sha256:" + "1" * 64, 1)
+            with pytest.raises(rx.ConnectionFailed, match="refusing redirect from https to plain http"):
+                client.fetch_blobs(f"{host}/x", [desc], tmp_path / "d")
+        finally:
+            srv.shutdown()
+            srv.server_close()
+    assert seen == [], "nothing was sent over plain http"
+    assert list((tmp_path / "d").iterdir()) == []

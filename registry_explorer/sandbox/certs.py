@@ -14,6 +14,7 @@ __all__ = ["TLSFiles", "TokenSigningFiles", "make_tls_certs", "make_token_signin
 
 @dataclass(frozen=True)
 class TLSFiles:
+    """Paths of a test CA and a server certificate signed by it."""
     ca_cert: Path
     ca_key: Path
     server_cert: Path
@@ -22,6 +23,7 @@ class TLSFiles:
 
 @dataclass(frozen=True)
 class TokenSigningFiles:
+    """Paths of a token signing key and its certificate."""
     key: Path
     cert: Path
 

@@ -30,6 +30,7 @@ TIMEOUT = 60
 
 
 class PushError(RuntimeError):
+    """A registry refused or failed a push operation."""
     pass
 
 
@@ -63,6 +64,7 @@ class _Client:
 
     @property
     def session(self) -> requests.Session:
+        """The requests session for this thread (or the one given)."""
         if self._session is not None:
             return self._session
         s = getattr(self._local, "session", None)
@@ -73,9 +75,11 @@ class _Client:
         return s
 
     def url(self, path: str) -> str:
+        """The absolute URL for a registry `path`."""
         return self.base + path
 
     def request(self, method: str, url: str, *, headers=None, data=None, params=None) -> requests.Response:
+        """Send a request, answering one auth challenge and retrying once."""
         headers = dict(headers or {})
         for attempt in range(2):
             h = dict(headers)
@@ -134,6 +138,7 @@ class _Client:
     # --- operations ----------------------------------------------------
 
     def blob_exists(self, digest: str) -> bool:
+        """Whether the repository already has the blob `digest`."""
         r = self.request("HEAD", self.url(f"/v2/{self.repository}/blobs/{digest}"))
         if r.status_code == 200:
             return True
@@ -142,6 +147,7 @@ class _Client:
         raise PushError(f"HEAD blob {digest}: {r.status_code}")
 
     def upload_blob(self, blob: Blob) -> None:
+        """Upload `blob` with a monolithic POST then PUT."""
         r = self.request("POST", self.url(f"/v2/{self.repository}/blobs/uploads/"))
         if r.status_code != 202 or "Location" not in r.headers:
             raise PushError(f"POST upload: {r.status_code} {r.text[:300]}")
@@ -159,6 +165,7 @@ class _Client:
             raise PushError(f"registry stored blob as {got}, expected {blob.digest}")
 
     def put_manifest(self, reference: str, blob: Blob) -> None:
+        """Put `blob` as the manifest under `reference`."""
         r = self.request(
             "PUT", self.url(f"/v2/{self.repository}/manifests/{reference}"),
             data=blob.data, headers={"Content-Type": blob.media_type},

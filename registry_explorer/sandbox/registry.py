@@ -96,6 +96,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @dataclass
 class RunningRegistry:
+    """A started test registry: where it listens, its files and credentials."""
     flavour: str
     host: str  # "127.0.0.1:PORT"
     scheme: str  # "http" | "https"
@@ -114,10 +115,12 @@ class RunningRegistry:
 
     @property
     def port(self) -> int:
+        """The port the registry listens on."""
         return int(self.host.rsplit(":", 1)[1])
 
     @property
     def auth(self) -> tuple[str, str] | None:
+        """The (username, password) pair, or None without basic auth."""
         if self.username is None or self.password is None:
             return None
         return (self.username, self.password)
@@ -128,9 +131,11 @@ class RunningRegistry:
         return str(self.ca_file) if self.ca_file else True
 
     def is_running(self) -> bool:
+        """Whether the registry process is still alive."""
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, lines: int = 30) -> str:
+        """The last `lines` lines of the registry log."""
         return _tail(self.log_path, lines)
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -72,18 +72,22 @@ class Blob:
 
     @cached_property
     def digest(self) -> str:
+        """The ``sha256:`` digest of the data."""
         return "sha256:" + hashlib.sha256(self.data).hexdigest()
 
     @property
     def size(self) -> int:
+        """The data's length in bytes."""
         return len(self.data)
 
     @property
     def hex(self) -> str:
+        """The digest's hex part, without the algorithm."""
         return self.digest.split(":", 1)[1]
 
     @property
     def is_manifest(self) -> bool:
+        """Whether the media type is a manifest or index type."""
         return self.media_type in MANIFEST_MEDIA_TYPES
 
     def descriptor(self, **extra: Any) -> dict:
@@ -93,6 +97,7 @@ class Blob:
         return d
 
     def json(self) -> Any:
+        """The data parsed as JSON."""
         return json.loads(self.data)
 
     def __repr__(self) -> str:  # keep pytest output readable
@@ -122,10 +127,12 @@ class TestImage:
 
     @property
     def digest(self) -> str:
+        """The root manifest's digest."""
         return self.root.digest
 
     @property
     def media_type(self) -> str:
+        """The root manifest's media type."""
         return self.root.media_type
 
     @property
@@ -163,6 +170,7 @@ class Entry:
 
 
 def make_tar(entries: Iterable[Entry]) -> bytes:
+    """Build a deterministic PAX tar of `entries`."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for e in sorted(entries, key=lambda e: e.path):
@@ -190,6 +198,7 @@ def make_tar(entries: Iterable[Entry]) -> bytes:
 
 
 def gzip_bytes(data: bytes) -> bytes:
+    """Gzip `data` deterministically."""
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=GZIP_LEVEL, mtime=0) as gz:
         gz.write(data)
@@ -197,6 +206,7 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def zstd_bytes(data: bytes) -> bytes:
+    """Zstd-compress `data` deterministically."""
     cctx = zstandard.ZstdCompressor(
         level=ZSTD_LEVEL, write_content_size=True, write_checksum=False, write_dict_id=False
     )
@@ -204,6 +214,7 @@ def zstd_bytes(data: bytes) -> bytes:
 
 
 def sha256(data: bytes) -> str:
+    """The ``sha256:`` digest of `data`."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

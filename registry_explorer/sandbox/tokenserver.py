@@ -147,6 +147,7 @@ class TokenServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> TokenServer:
+        """Start serving on an ephemeral localhost port; return self."""
         if self._httpd is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"token_server": self})
@@ -163,6 +164,7 @@ class TokenServer:
         return self
 
     def stop(self) -> None:
+        """Shut the server down and join its thread. Idempotent."""
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
@@ -180,6 +182,7 @@ class TokenServer:
 
     @property
     def port(self) -> int:
+        """The port the server listens on (0 before start())."""
         return int(self.url.rsplit(":", 1)[1].split("/", 1)[0]) if self.url else 0
 
     # ------------------------------------------------------------------ records
@@ -194,6 +197,7 @@ class TokenServer:
             return list(self.requests)
 
     def reset(self) -> None:
+        """Forget all request records."""
         with self._lock:
             self.requests.clear()
 
@@ -305,6 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "rx-test-token-server/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence
+        """Silence the default request logging."""
         pass
 
     # -- response helpers
@@ -345,6 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- methods
     def do_GET(self) -> None:
+        """Handle a token GET request."""
         ts = self.token_server
         split = urlsplit(self.path)
         qs = parse_qs(split.query, keep_blank_values=True)
@@ -389,6 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
             ts._record(rec)
 
     def do_POST(self) -> None:
+        """Handle a token POST (OAuth2 form) request."""
         ts = self.token_server
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -450,6 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a standalone token server from the command line."""
     import argparse
     import tempfile
 
