@@ -164,25 +164,6 @@ def push_image(base: str, layer_path: Path, layer: dict) -> str:
 # --- child: measure ----------------------------------------------------------------------------
 
 
-def _status(key: str) -> int:
-    """A VmRSS/VmHWM figure from /proc/self/status, in bytes."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def child(host: str, entries: int, raw_bytes: int) -> dict:
     import registry_explorer as rx
     from registry_explorer import frames
@@ -209,13 +190,17 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
             yield reader
 
     client.open_blob = spy
-    reset = _reset_peak()
-    before = _status("VmRSS")
+    if str(ROOT) not in sys.path:  # run as a script, the benchmarks package is not importable yet
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.child import reset_peak, status
+
+    reset = reset_peak()
+    before = status("VmRSS")
     ru_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = time.perf_counter()
     df = frames.files(client, ref, layer)
     seconds = time.perf_counter() - t
-    peak = _status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     growth = peak - (before if reset else ru_before)
     reader = readers[0]
     return {
