@@ -39,8 +39,13 @@ CHUNK = 1 << 20
 DEFAULT_WORKERS = 4
 # Downloads in flight are `<name>.partial`: recognisable, never mistaken for a verified blob.
 PARTIAL_SUFFIX = ".partial"
-# A download that keeps breaking is resumed this many times before the error is raised.
+# A broken download is resumed until this many attempts in a row made no progress, as
+# containerd's httpReadSeeker does (errsWithNoProgress): a flaky link that keeps delivering
+# bytes is not given up on just because it broke often.
 RESUME_ATTEMPTS = 5
+# ...but never more than this many resumes in all, so a server that sends a few bytes per
+# connection cannot keep a fetch going forever.
+RESUME_TOTAL_LIMIT = 64
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +180,7 @@ class Source:
         """Stream one blob to `final` via `<final>.partial`, renamed only after verification.
 
         A broken connection resumes with Range from the bytes already on disk (keeping the
-        running hash), up to `resume_attempts` times; a partial file left by an earlier process
+        running hash) while attempts keep making progress (see RESUME_ATTEMPTS); a partial file left by an earlier process
         is resumed the same way. Corrupt content and cancellation delete the partial file; a
         download that still fails on the network keeps it, clearly named, for the next call.
         """
@@ -192,7 +197,7 @@ class Source:
             hasher = hasher_for(desc.digest)
             offset = _adopt_partial(out, hasher, size)
             adopted = offset > 0  # bytes an earlier, interrupted fetch left behind
-            attempts = 0
+            stalled = resumes = 0  # attempts in a row without progress; attempts in all
             while True:
                 try:
                     if size is None or offset < size:
@@ -215,9 +220,10 @@ class Source:
                     break
                 except ConnectionFailed as exc:
                     out.flush()
+                    stalled = 0 if out.tell() > offset else stalled + 1
                     offset = out.tell()
-                    attempts += 1
-                    if attempts > RESUME_ATTEMPTS or exc.kind in ("tls-verify", "tls-handshake", "redirect"):
+                    resumes += 1
+                    if stalled > RESUME_ATTEMPTS or resumes > RESUME_TOTAL_LIMIT or exc.kind in ("tls-verify", "tls-handshake", "redirect"):
                         if offset:
                             exc.partial = partial  # kept: a later fetch resumes from it
                         else:

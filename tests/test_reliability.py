@@ -12,6 +12,7 @@ from harness.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer.retry import RetryPolicy, parse_retry_after
+from registry_explorer.source import RESUME_ATTEMPTS, RESUME_TOTAL_LIMIT
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +79,29 @@ def test_resume_after_reset_mid_stream(setup, tmp_path):
     assert ranges[-3:] == [None, "bytes=1000000-", "bytes=1000000-"]
     assert [ex.status for ex in client.trace if ex.purpose == "blob"][-2:] == [206, 206]
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_many_drops_that_make_progress_are_all_resumed(setup, tmp_path):
+    """More drops than RESUME_ATTEMPTS, each after 100 kB: only drops *without* progress count."""
+    proxy, client, ref, big, waits = setup
+    drops = RESUME_ATTEMPTS + 4
+    assert big.size > (drops + 1) * 100_000
+    proxy.drop_each_after, proxy.drop_count = 100_000, drops
+    (path,) = client.fetch_blobs(ref, [big], tmp_path)
+    assert _verified(path, big)
+    ranges = [ex.request_headers.get("Range") for ex in client.trace if ex.purpose == "blob"][-(drops + 1):]
+    assert ranges == [None] + [f"bytes={100_000 * i}-" for i in range(1, drops + 1)]
+
+
+def test_resumes_are_capped_in_total(setup, tmp_path):
+    """A server that sends a few bytes per connection cannot keep a fetch going forever."""
+    proxy, client, ref, big, waits = setup
+    proxy.drop_each_after, proxy.drop_count = 1000, -1
+    with pytest.raises(rx.ConnectionFailed) as info:
+        client.fetch_blobs(ref, [big], tmp_path)
+    requests = [ex for ex in client.trace if ex.purpose == "blob"]
+    assert len(requests) == RESUME_TOTAL_LIMIT + 1
+    assert info.value.partial.stat().st_size == 1000 * (RESUME_TOTAL_LIMIT + 1), "progress kept for later"
 
 
 def test_restart_when_server_ignores_range(setup, tmp_path):

@@ -461,6 +461,9 @@ class FaultProxy(_ServerBase):
             if self.drop_blob_after is not None and self.drop_count != 0:
                 self.drop_count -= 1
                 return max(0, self.drop_blob_after - range_start)
+            if self.drop_each_after is not None and self.drop_count != 0:
+                self.drop_count -= 1
+                return self.drop_each_after
             if self.drop_rate and length and self._rng.random() < self.drop_rate:
                 self.drops += 1
                 return self._rng.randrange(0, length)
@@ -475,6 +478,7 @@ class FaultProxy(_ServerBase):
         self.ignore_range = False
         self.drop_blob_after: int | None = None  # drop blob GETs after this many body bytes...
         self.drop_count = 0  # ...this many times (-1: always)
+        self.drop_each_after: int | None = None  # or drop each blob GET after this many of *its* bytes
         self.drop_rate = 0.0  # or drop this fraction of blob GETs at a random byte
         self.drops = 0
         self._rng = random.Random(1234)
