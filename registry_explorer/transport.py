@@ -13,9 +13,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +101,24 @@ class _HostState:
     challenge: Challenge | None = None
 
 
+def _silence_insecure_warnings(hosts: Iterable[str]) -> None:
+    """Drop urllib3's InsecureRequestWarning for hosts the user explicitly called insecure.
+
+    Asking for `insecure=` is the opt-in, as `skopeo --tls-verify=false` and `crane --insecure`
+    are, so a warning on every request is noise. The filter names each host exactly (urllib3's
+    message carries the host without its port); other hosts still warn.
+    """
+    from urllib3.exceptions import InsecureRequestWarning
+
+    for host in hosts:
+        name = urlsplit(f"//{host}").hostname
+        if name:
+            warnings.filterwarnings(
+                "ignore", message=f"Unverified HTTPS request is being made to host '{re.escape(name)}'",
+                category=InsecureRequestWarning,
+            )
+
+
 class Transport:
     """HTTP for registries: auth, redirects, scheme choice and error mapping in one place."""
 
@@ -117,6 +137,7 @@ class Transport:
         self.credentials = credentials
         self.allow_private_redirects = allow_private_redirects
         self.insecure = frozenset(insecure)
+        _silence_insecure_warnings(self.insecure)
         self.ca_bundle = ca_bundle
         # (connect, read): a dead host fails fast; a stalled body read also times out.
         self.timeout = timeout if isinstance(timeout, tuple) else (min(CONNECT_TIMEOUT, timeout), timeout)

@@ -7,9 +7,11 @@ import json
 import logging
 import os
 import stat
+import warnings
 
 import pytest
 from conftest import PRIVATE_REPO, client_for
+from urllib3.exceptions import InsecureRequestWarning
 
 import registry_explorer as rx
 
@@ -156,8 +158,16 @@ def test_tls_without_ca_fails_clearly(tls_registry):
 
 
 def test_tls_insecure_skips_verification(tls_registry, images):
-    client = rx.Client(insecure=(tls_registry.host,), docker_config={})
-    assert client.resolve(f"{tls_registry.host}/test/single:v1").digest == images["single"].digest
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        client = rx.Client(insecure=(tls_registry.host,), docker_config={})
+        assert client.resolve(f"{tls_registry.host}/test/single:v1").digest == images["single"].digest
+        # The user opted in for this host, so urllib3 must not warn on every request...
+        assert not [w for w in seen if issubclass(w.category, InsecureRequestWarning)]
+        # ...but a host they did not name still warns (urllib3's own wording, no traffic sent).
+        warnings.warn("Unverified HTTPS request is being made to host 'registry.example'. ...",
+                      InsecureRequestWarning, stacklevel=1)
+    assert [w for w in seen if issubclass(w.category, InsecureRequestWarning)]
 
 
 def test_connection_refused_is_clear():
