@@ -7,7 +7,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanit
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: setup system demo test notebooks bench bench-smoke clean
+.PHONY: setup system demo test notebooks bench bench-smoke bench-profile clean
 
 system:
 	@bash scripts/system-deps.sh
@@ -40,7 +40,7 @@ test: setup
 notebooks: setup
 	$(BIN)/python notebooks/build.py
 
-# The benchmarks' Python comparators (python-dxf, oras) come from PyPI; curl/tar/openssl from the system.
+# The benchmarks' Python comparators (python-dxf, oras) and py-spy come from PyPI; curl/tar/openssl from the system.
 $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	touch $@
@@ -49,9 +49,14 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
-# Every case with tiny sizes: checks the harness, not the figures (< 1 min).
+# Every case with tiny sizes: checks the harness, not the figures (< 1 min); the py-spy profiler too.
 bench-smoke: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks --smoke
+	$(BIN)/python -m benchmarks.profiling --smoke > /dev/null
+
+# Where the time goes in the cases whose targets are missed (py-spy); writes benchmarks/PROFILE.md (~1 min).
+bench-profile: setup $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.profiling
 
 clean:
 	rm -rf build .pytest_cache
