@@ -516,7 +516,10 @@ class Transport:
             raise Unauthorized(f"unauthorized: {where} ({detail}).{hint}", status=status, errors=errors,
                                method=method, url=redact_url(url))
         if status == 403:
-            raise Denied(f"denied: {where} ({detail}); your account lacks access", status=status, errors=errors,
+            why = ("your account lacks access" if self.credentials.get(registry) else
+                   "anonymous access is not allowed, or the repository does not exist (Docker Hub answers "
+                   "'denied' for both)")
+            raise Denied(f"denied: {where} ({detail}); {why}", status=status, errors=errors,
                          method=method, url=redact_url(url))
         raise RegistryError(f"registry error {status}: {where} ({detail})", status=status, errors=errors,
                             method=method, url=redact_url(url))
@@ -525,6 +528,9 @@ class Transport:
 _CRED_HINT = (
     " To authenticate, pass rx.Client(credentials={{'{host}': ('user', 'password')}}), "
     "or log in with `docker login {host}` so the docker config has credentials."
+    # Docker Hub, GHCR and distribution's token mode hide unknown repositories from anonymous
+    # users behind the same 401 (`docker pull` says "does not exist or may require docker login").
+    " If the repository should be public, check its name: registries also answer 401 for one that does not exist."
 )
 
 

@@ -37,6 +37,20 @@ def test_private_repo_needs_credentials(token_registry, images):
     assert authed.manifest(f"{token_registry.host}/{PRIVATE_REPO}:v1").digest == images["single"].digest
 
 
+def test_unknown_repo_gives_401_and_the_message_says_so(token_registry):
+    """An anonymous user cannot tell a missing repository from a private one: the token server
+    grants nothing for either and the real registry answers 401 (Docker Hub and GHCR do the same),
+    so the message must not only talk about credentials."""
+    anon = client_for(token_registry, anonymous=True)
+    seen = []
+    for repo in (PRIVATE_REPO, "private/does-not-exist"):
+        with pytest.raises(rx.Unauthorized) as info:
+            anon.manifest(f"{token_registry.host}/{repo}:v1")
+        seen.append(info.value.status)
+        assert "does not exist" in str(info.value) and "docker login" in str(info.value)
+    assert seen == [401, 401]
+
+
 def test_ten_manifest_calls_fetch_one_token(token_registry):
     ts = token_registry.token_server
     client = client_for(token_registry)

@@ -133,3 +133,19 @@ def test_catalog_through_proxy_token_registry(token_registry):
         client = rx.Client(credentials={proxy.host: token_registry.auth}, insecure=(proxy.host,), docker_config={})
         repos = client.catalog(proxy.host, page_size=3)
     assert {"test/single", "private/single"} <= set(repos)
+
+
+def test_403_message_depends_on_whether_credentials_were_sent(proxied):
+    """Docker Hub answers 'denied' both to a stranger and for a repository that does not exist."""
+    proxy, client = proxied
+    proxy.inject.append({"status": 403, "count": 2, "path": "/manifests/",
+                         "body": b'{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}'})
+    anonymous = rx.Client(insecure=(proxy.host,), docker_config={})
+    with pytest.raises(rx.Denied) as info:
+        anonymous.manifest(f"{proxy.host}/test/single:v1")
+    assert info.value.status == 403 and info.value.errors[0]["code"] == "DENIED"
+    assert "anonymous access is not allowed, or the repository does not exist" in str(info.value)
+    with_creds = rx.Client(credentials={proxy.host: ("someone", "secret")}, insecure=(proxy.host,), docker_config={})
+    with pytest.raises(rx.Denied) as info:
+        with_creds.manifest(f"{proxy.host}/test/single:v1")
+    assert "your account lacks access" in str(info.value)

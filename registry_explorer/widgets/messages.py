@@ -50,14 +50,15 @@ def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
         return _sentence(f"{exc}")
     if isinstance(exc, Unauthorized):
         return _sentence(
-            f"Unauthorized: {reg} wants credentials to read {what}. Pass them with "
+            f"Unauthorized: {reg} wants credentials to read {what}, or the repository does not exist "
+            "(registries answer both with 401). Check the name; for a private image pass credentials with "
             f"rx.Client(credentials={{{reg!r}: ('USER', 'TOKEN')}}) or run `docker login {reg}`, "
             "then give that client to the Explorer: rx.Explorer(client)"
         )
     if isinstance(exc, Denied):
         return _sentence(
-            f"Access denied: your credentials for {reg} are valid but may not read {what}; "
-            "ask for pull access or use other credentials"
+            f"Access denied: {reg} will not let you read {what}. Without credentials this can also mean "
+            "the repository does not exist; with them, ask for pull access or use other credentials"
         )
     if isinstance(exc, NotFound):
         return _sentence(

@@ -224,7 +224,7 @@ class _ProxyHandler(_Handler):
         rule = proxy._take_injection(method, path)
         if rule is not None:
             self._record(rule["status"])
-            body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected fault"}]}).encode()
+            body = rule.get("body") or json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected fault"}]}).encode()
             return self._send_simple(rule["status"], b"" if method == "HEAD" else body, dict(rule.get("headers") or {}))
         if method == "GET" and man_m and proxy.manifest_body is not None:
             # Stand in for a broken registry: oversized or invalid manifest bytes, with a
