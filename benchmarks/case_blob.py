@@ -16,8 +16,10 @@ from .common import (
     child_env,
     comparator,
     median,
+    proc_cpu,
     push_blob,
     push_file,
+    requests_download,
     rotated,
     run_child,
     sha256_file,
@@ -59,16 +61,6 @@ def _cpu() -> float:
     """CPU seconds of this process and its waited-for children (curl, tee, openssl)."""
     a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
-
-
-def _proc_cpu(pid: int) -> float:
-    """CPU seconds of another process (the registry), from /proc/PID/stat."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def run(run: Run) -> CaseResult:
@@ -133,15 +125,8 @@ def run(run: Run) -> CaseResult:
 
     def requests_hashlib() -> float:
         t = time.perf_counter()
-        h = hashlib.sha256()
-        with session.get(url, stream=True, verify=True, timeout=60) as r, open(out, "wb") as f:
-            r.raise_for_status()
-            for chunk in r.iter_content(MIB):
-                h.update(chunk)
-                f.write(chunk)
-        s = time.perf_counter() - t
-        assert "sha256:" + h.hexdigest() == digest
-        return s
+        requests_download(session, url, out, digest)
+        return time.perf_counter() - t
 
     methods = {
         "ours fetch_blobs": ours,
@@ -199,10 +184,10 @@ def run(run: Run) -> CaseResult:
         clean()
     for i in range(reps):
         for name in rotated(names, i):
-            c, g = _cpu(), _proc_cpu(reg.pid)
+            c, g = _cpu(), proc_cpu(reg.pid)
             times[name].append(methods[name]())
             cpu[name].append(_cpu() - c)
-            reg_cpu[name].append(_proc_cpu(reg.pid) - g)
+            reg_cpu[name].append(proc_cpu(reg.pid) - g)
             clean()
     session.close()
     mbps = {k: [size / s / MB for s in v] for k, v in times.items()}

@@ -279,24 +279,27 @@ def _conn(base: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(u.hostname, u.port, timeout=600, blocksize=MIB)
 
 
+def _exchange(c: http.client.HTTPConnection, method: str, target: str, want: int, what: str, *,
+              body=None, headers: dict | None = None) -> http.client.HTTPResponse:
+    """Send one request on `c`, drain the answer, and raise unless its status is `want`."""
+    c.request(method, target, body=body, headers=headers or {})
+    r = c.getresponse()
+    r.read()
+    if r.status != want:
+        raise RuntimeError(f"{what}: {r.status}")
+    return r
+
+
 def push_blob(base: str, repo: str, digest: str, body, size: int) -> None:
     """POST an upload, then PUT the whole body (bytes or a binary file) with `?digest=`."""
     c = _conn(base)
     try:
-        c.request("POST", f"/v2/{repo}/blobs/uploads/", headers={"Content-Length": "0"})
-        r = c.getresponse()
-        r.read()
-        if r.status != 202:
-            raise RuntimeError(f"POST upload to {repo}: {r.status}")
-        loc = urljoin(base + "/", r.getheader("Location"))
-        u = urlsplit(loc)
+        r = _exchange(c, "POST", f"/v2/{repo}/blobs/uploads/", 202, f"POST upload to {repo}",
+                      headers={"Content-Length": "0"})
+        u = urlsplit(urljoin(base + "/", r.getheader("Location")))
         target = u.path + "?" + (u.query + "&" if u.query else "") + "digest=" + digest
-        c.request("PUT", target, body=body,
+        _exchange(c, "PUT", target, 201, f"PUT blob {digest} to {repo}", body=body,
                   headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
-        r = c.getresponse()
-        r.read()
-        if r.status != 201:
-            raise RuntimeError(f"PUT blob {digest} to {repo}: {r.status}")
     finally:
         c.close()
 
@@ -312,12 +315,8 @@ def push_manifest(base: str, repo: str, ref: str, doc: dict) -> str:
     raw = json.dumps(doc, separators=(",", ":")).encode()
     c = _conn(base)
     try:
-        c.request("PUT", f"/v2/{repo}/manifests/{ref}", body=raw,
+        _exchange(c, "PUT", f"/v2/{repo}/manifests/{ref}", 201, f"PUT manifest {repo}:{ref}", body=raw,
                   headers={"Content-Type": doc["mediaType"], "Content-Length": str(len(raw))})
-        r = c.getresponse()
-        r.read()
-        if r.status != 201:
-            raise RuntimeError(f"PUT manifest {repo}:{ref}: {r.status}")
     finally:
         c.close()
     return "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -335,6 +334,30 @@ def push_image_of_blobs(base: str, repo: str, tag: str, layers: list[tuple[str, 
         "config": {"mediaType": OCI_CONFIG, "digest": cdig, "size": len(config)},
         "layers": [{"mediaType": OCI_LAYER, "digest": d, "size": s} for d, s in layers],
     })
+
+
+# --- measuring --------------------------------------------------------------------------------------
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds of another process (the registry), from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def requests_download(session, url: str, path: Path, digest: str) -> None:
+    """The usual Python peer: requests `iter_content(1 MiB)`, hashlib and a file write on one thread."""
+    h = hashlib.sha256()
+    with session.get(url, stream=True, verify=True, timeout=60) as r, open(path, "wb") as f:
+        r.raise_for_status()
+        for chunk in r.iter_content(MIB):
+            h.update(chunk)
+            f.write(chunk)
+    assert "sha256:" + h.hexdigest() == digest
 
 
 # --- children --------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ line: wall seconds and this process's CPU seconds for the measured rounds. Modes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import resource
 import sys
@@ -60,18 +59,14 @@ def fetch_ours(host: str, repo: str, digest: str, size: str, dest: str, rounds: 
 def fetch_requests(url: str, digest: str, dest: str, rounds: str) -> dict:
     import requests
 
+    from .common import requests_download
+
     session = requests.Session()
     session.trust_env = False
     target = Path(dest) / "requests.bin"
 
     def once() -> None:
-        h = hashlib.sha256()
-        with session.get(url, stream=True, verify=True, timeout=60) as r, open(target, "wb") as f:
-            r.raise_for_status()
-            for chunk in r.iter_content(MIB):
-                h.update(chunk)
-                f.write(chunk)
-        assert "sha256:" + h.hexdigest() == digest
+        requests_download(session, url, target, digest)
         target.unlink()
 
     once()
@@ -90,8 +85,9 @@ def tags_ours(host: str, repo: str, rounds: str) -> dict:
 
 
 def proxy(upstream: str, page: str) -> dict:
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root / "tests"))
+    from .common import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests"))
     from harness.proxy import FaultProxy
 
     with FaultProxy(upstream, upstream_verify=True) as p:

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from .common import HERE, MIB, ROOT, Run, child_env, loadavg, machine_info, push_file, write_random_file
+from .common import HERE, MIB, ROOT, Run, child_env, loadavg, machine_info, proc_cpu, push_file, write_random_file
 
 RATE = 250  # samples per second: enough for 1 % resolution over a few seconds of work
 OUT = HERE / "PROFILE.md"
@@ -35,13 +35,6 @@ def _py_spy() -> str:
     if not Path(exe).exists():
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]' (or: make bench-profile)")
     return exe
-
-
-def _proc_cpu(pid: int) -> float:
-    """CPU seconds of another process (the registry), from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spy_cmd(raw: Path, args: list[str]) -> list[str]:
@@ -170,9 +163,9 @@ def case_download(run: Run, size: int, rounds: int) -> list[str]:
     mib = size / MIB * rounds
     for name, args in workloads.items():
         run.log(f"profile: {name}")
-        g = _proc_cpu(reg.pid)
+        g = proc_cpu(reg.pid)
         r = spy(work / f"{args[0]}.raw", args)
-        reg_ms = (_proc_cpu(reg.pid) - g) * 1000 / (mib * (rounds + 1) / rounds)  # warm-up round included
+        reg_ms = (proc_cpu(reg.pid) - g) * 1000 / (mib * (rounds + 1) / rounds)  # warm-up round included
         roles = summarise(work / f"{args[0]}.raw", r.get("exclude_threads", ()))
         if not roles:  # the smoke run in CI checks this: an empty table would be a profile of nothing
             raise RuntimeError(f"py-spy recorded no samples of the measured work of {name}")
@@ -207,9 +200,9 @@ def case_tags(run: Run, n_tags: int, page: int, rounds: int) -> list[str]:
             if line.startswith("{"):
                 host = json.loads(line)["host"]
         run.log("profile: ours Client.tags through the profiled proxy")
-        g = _proc_cpu(reg.pid)
+        g = proc_cpu(reg.pid)
         r = spy(work / "tags.raw", ["tags-ours", host, REPO, str(rounds)])
-        reg_s = _proc_cpu(reg.pid) - g
+        reg_s = proc_cpu(reg.pid) - g
     finally:
         proxy_out, _ = proxy.communicate(input="", timeout=60)  # closing its stdin stops the proxy
     proxy_cpu = _last_json(proxy_out)["cpu_seconds"]

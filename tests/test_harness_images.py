@@ -13,33 +13,19 @@ import tarfile
 
 import pytest
 import requests
-
-try:  # the shared conftest puts tests/ on sys.path; use the same module names
-    from harness.images import (
-        DOCKER_LIST,
-        DOCKER_MANIFEST,
-        OCI_INDEX,
-        OCI_LAYER_ZSTD,
-        OCI_MANIFEST,
-        TestImage,
-        build_images,
-        write_layout,
-    )
-    from harness.proxy import FaultProxy
-    from harness.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw
-except ImportError:  # pragma: no cover - run without the conftest
-    from tests.harness.images import (  # type: ignore[no-redef]
-        DOCKER_LIST,
-        DOCKER_MANIFEST,
-        OCI_INDEX,
-        OCI_LAYER_ZSTD,
-        OCI_MANIFEST,
-        TestImage,
-        build_images,
-        write_layout,
-    )
-    from tests.harness.proxy import FaultProxy  # type: ignore[no-redef]
-    from tests.harness.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw  # type: ignore[no-redef]
+from harness.images import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
+    TestImage,
+    build_images,
+    write_layout,
+)
+from harness.proxy import FaultProxy
+from harness.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw
+from harness.registry import start_registry
 
 ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -261,10 +247,6 @@ def test_seed_tags_on_disk(registry, pushed):
 @pytest.mark.parametrize("flavour", ["htpasswd", "token"])
 def test_push_with_auth_and_proxy(tmp_path, flavour):
     """push_image answers Basic and Bearer challenges; the proxy leaves token realms alone."""
-    try:
-        from harness.registry import start_registry
-    except ImportError:  # pragma: no cover
-        from tests.harness.registry import start_registry  # type: ignore[no-redef]
     _need("docker-registry")
     img = IMAGES["zstd"]
     with start_registry(flavour, tmp_path) as reg:

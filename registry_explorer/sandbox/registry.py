@@ -86,12 +86,31 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return base
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a log file, or a note saying why it cannot be read."""
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
         return f"<cannot read {path}: {exc}>"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def terminate(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
+    """Stop a child we started: SIGTERM by its PID, wait, then SIGKILL. Idempotent."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=5)
 
 
 @dataclass
@@ -136,24 +155,11 @@ class RunningRegistry:
 
     def log_tail(self, lines: int = 30) -> str:
         """The last `lines` lines of the registry log."""
-        return _tail(self.log_path, lines)
+        return log_tail(self.log_path, lines)
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM by PID, wait, then SIGKILL. Idempotent. Also stops an owned token server."""
-        proc = self.process
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=timeout)
+        terminate(self.process, timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -309,12 +315,12 @@ def _wait_for_port(proc: subprocess.Popen, log_path: Path, timeout: float) -> in
         rc = proc.poll()
         if rc is not None:
             raise RuntimeError(
-                f"registry exited with code {rc} before listening; log {log_path}:\n{_tail(log_path)}"
+                f"registry exited with code {rc} before listening; log {log_path}:\n{log_tail(log_path)}"
             )
         if time.monotonic() > deadline:
             raise RuntimeError(
                 f"registry (pid {proc.pid}) not listening after {timeout:.0f}s; "
-                f"log {log_path}:\n{_tail(log_path)}"
+                f"log {log_path}:\n{log_tail(log_path)}"
             )
         time.sleep(0.01)
 

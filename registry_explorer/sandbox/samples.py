@@ -241,6 +241,33 @@ def _collect(root: Blob, *others: Blob) -> dict[str, Blob]:
     return blobs
 
 
+def _oci_image(name: str, config: dict, layers: list[Blob], diff_ids: list[str], *,
+               annotations: dict | None = None, **extra: Any) -> TestImage:
+    """A single-manifest OCI image pushed as ``test/<name>:v1``.
+
+    Its ``extra`` holds config, config_blob, layers and diff_ids, plus the caller's keywords.
+    """
+    config_blob = Blob(OCI_CONFIG, dumps(config))
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": config_blob.descriptor(),
+        "layers": [l.descriptor() for l in layers],
+    }
+    if annotations:
+        manifest["annotations"] = annotations
+    root = Blob(OCI_MANIFEST, dumps(manifest))
+    return TestImage(
+        name=name,
+        repository=f"test/{name}",
+        tag="v1",
+        root=root,
+        blobs=_collect(root, config_blob, *layers),
+        push_order=[("v1", root)],
+        extra={"config": config, "config_blob": config_blob, "layers": layers, "diff_ids": diff_ids, **extra},
+    )
+
+
 # --- images ----------------------------------------------------------------
 
 OS_RELEASE = b"""PRETTY_NAME="Registry Explorer Test Linux 1.0"
@@ -333,30 +360,8 @@ def _build_single() -> TestImage:
             {"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["--verbose"]', "empty_layer": True},
         ],
     }
-    config_blob = Blob(OCI_CONFIG, dumps(config))
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": config_blob.descriptor(),
-        "layers": [l.descriptor() for l in layers],
-        "annotations": {"org.opencontainers.image.created": CREATED},
-    }
-    root = Blob(OCI_MANIFEST, dumps(manifest))
-    return TestImage(
-        name="single",
-        repository="test/single",
-        tag="v1",
-        root=root,
-        blobs=_collect(root, config_blob, *layers),
-        push_order=[("v1", root)],
-        extra={
-            "config": config,
-            "config_blob": config_blob,
-            "layers": layers,
-            "diff_ids": diff_ids,
-            "big_layer": layer2,
-        },
-    )
+    return _oci_image("single", config, layers, diff_ids,
+                      annotations={"org.opencontainers.image.created": CREATED}, big_layer=layer2)
 
 
 def _platform_config(os_: str, arch: str, variant: str | None, diff_id: str, media_type: str) -> Blob:
@@ -558,27 +563,7 @@ def _build_zstd() -> TestImage:
             {"created": CREATED, "created_by": "ADD gzip layer"},
         ],
     }
-    config_blob = Blob(OCI_CONFIG, dumps(config))
-    root = Blob(
-        OCI_MANIFEST,
-        dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": OCI_MANIFEST,
-                "config": config_blob.descriptor(),
-                "layers": [zl.descriptor(), gl.descriptor()],
-            }
-        ),
-    )
-    return TestImage(
-        name="zstd",
-        repository="test/zstd",
-        tag="v1",
-        root=root,
-        blobs=_collect(root, config_blob, zl, gl),
-        push_order=[("v1", root)],
-        extra={"layers": [zl, gl], "diff_ids": [zdiff, gdiff], "config": config},
-    )
+    return _oci_image("zstd", config, [zl, gl], [zdiff, gdiff])
 
 
 # Sizes of the "wasteful" image's files, chosen so dive's numbers are easy to check by hand.
@@ -639,16 +624,6 @@ def _build_wasteful() -> TestImage:
             {"created": CREATED, "created_by": "RUN rm /app/big.bin && rm -rf /cache && touch /cache/new.txt"},
         ],
     }
-    config_blob = Blob(OCI_CONFIG, dumps(config))
-    root = Blob(
-        OCI_MANIFEST,
-        dumps({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": config_blob.descriptor(),
-            "layers": [l.descriptor() for l in layers],
-        }),
-    )
     # dive, by hand (layerfs.efficiency): leaf versions per path across the three layers are
     # app/big.bin: 100000, 50000, and 0 for the whiteout of a file -> count 3, total 150000, min 0;
     # app/keep.txt 1000, cache/old.tmp 3000, cache/new.txt 500 once each. dive ignores opaque
@@ -656,28 +631,18 @@ def _build_wasteful() -> TestImage:
     big_total = WASTEFUL_BIG_V1 + WASTEFUL_BIG_V2
     discovered = big_total + WASTEFUL_KEEP + WASTEFUL_CACHE_OLD + WASTEFUL_CACHE_NEW
     minimum = WASTEFUL_KEEP + WASTEFUL_CACHE_OLD + WASTEFUL_CACHE_NEW
-    return TestImage(
-        name="wasteful",
-        repository="test/wasteful",
-        tag="v1",
-        root=root,
-        blobs=_collect(root, config_blob, *layers),
-        push_order=[("v1", root)],
-        extra={
-            "layers": layers,
-            "diff_ids": [diff1, diff2, diff3],
-            "config": config,
-            "wasted_rows": [
-                {"path": "app/big.bin", "count": 3, "total_size": big_total, "wasted_size": big_total,
-                 "layers": [0, 1, 2]},
-            ],
-            "efficiency": minimum / discovered,  # 4500 / 154500
-            "wasted_bytes": big_total,  # 150000
-            "total_bytes": discovered,  # every tar entry's size, all layers: 154500
-            "user_bytes": WASTEFUL_BIG_V2 + WASTEFUL_CACHE_NEW,  # layers 1 and 2: 50500
-            # The merged filesystem: path -> index of the layer that last wrote it.
-            "merged": {"app": 2, "app/keep.txt": 0, "cache": 2, "cache/new.txt": 2},
-        },
+    return _oci_image(
+        "wasteful", config, layers, [diff1, diff2, diff3],
+        wasted_rows=[
+            {"path": "app/big.bin", "count": 3, "total_size": big_total, "wasted_size": big_total,
+             "layers": [0, 1, 2]},
+        ],
+        efficiency=minimum / discovered,  # 4500 / 154500
+        wasted_bytes=big_total,  # 150000
+        total_bytes=discovered,  # every tar entry's size, all layers: 154500
+        user_bytes=WASTEFUL_BIG_V2 + WASTEFUL_CACHE_NEW,  # layers 1 and 2: 50500
+        # The merged filesystem: path -> index of the layer that last wrote it.
+        merged={"app": 2, "app/keep.txt": 0, "cache": 2, "cache/new.txt": 2},
     )
 
 
@@ -715,44 +680,23 @@ def _build_variant(single: TestImage) -> TestImage:
                             "empty_layer": True}
     config["history"][-2] = {"created": CREATED, "created_by": "/bin/sh -c echo variant=1 > /etc/variant"}
     config["history"][-1] = {"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["--quiet"]', "empty_layer": True}
-    config_blob = Blob(OCI_CONFIG, dumps(config))
-    root = Blob(
-        OCI_MANIFEST,
-        dumps({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": config_blob.descriptor(),
-            "layers": [l.descriptor() for l in layers],
-            "annotations": {"org.opencontainers.image.created": CREATED},
-        }),
-    )
-    return TestImage(
-        name="variant",
-        repository="test/variant",
-        tag="v1",
-        root=root,
-        blobs=_collect(root, config_blob, *layers),
-        push_order=[("v1", root)],
-        extra={
-            "config": config,
-            "config_blob": config_blob,
-            "layers": layers,
-            "diff_ids": diff_ids,
-            "shared_layers": [l.digest for l in base_layers],
-            "different_layer": layer3,
-            # What compare(single, variant) should report, by hand.
-            "vs_single": {
-                "env_changed": {"GREETING": ("hello", "bonjour")},
-                "env_added": {"VARIANT": "1"},
-                "env_removed": {},
-                "cmd": (["--verbose"], ["--quiet"]),
-                "labels_changed": {"org.opencontainers.image.title": ("single", "variant")},
-                "labels_added": {"com.example.flavour": "variant"},
-                "labels_removed": {"com.example.team": "registry-explorer"},
-                "layers_shared": 2,
-                "layers_only_a": [single.extra["layers"][2].digest],
-                "layers_only_b": [layer3.digest],
-            },
+    return _oci_image(
+        "variant", config, layers, diff_ids,
+        annotations={"org.opencontainers.image.created": CREATED},
+        shared_layers=[l.digest for l in base_layers],
+        different_layer=layer3,
+        # What compare(single, variant) should report, by hand.
+        vs_single={
+            "env_changed": {"GREETING": ("hello", "bonjour")},
+            "env_added": {"VARIANT": "1"},
+            "env_removed": {},
+            "cmd": (["--verbose"], ["--quiet"]),
+            "labels_changed": {"org.opencontainers.image.title": ("single", "variant")},
+            "labels_added": {"com.example.flavour": "variant"},
+            "labels_removed": {"com.example.team": "registry-explorer"},
+            "layers_shared": 2,
+            "layers_only_a": [single.extra["layers"][2].digest],
+            "layers_only_b": [layer3.digest],
         },
     )
 

@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from typing import Any, NoReturn
 from urllib.parse import quote
 
 import requests
+
+from registry_explorer.sandbox.registry import log_tail, terminate
 
 CHROMIUM = "/usr/bin/chromium"
 # Exactly the flags measured to work with Debian chromium under Playwright (no --user-data-dir:
@@ -90,13 +91,6 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as exc:
-        return f"<cannot read {path}: {exc}>"
-
-
 @dataclass
 class RunningLab:
     root_dir: Path
@@ -129,27 +123,14 @@ class RunningLab:
                              headers={"Authorization": f"token {self.token}"}, timeout=10, **kw)
 
     def log_tail(self, lines: int = 40) -> str:
-        return _tail(self.log_path, lines)
+        return log_tail(self.log_path, lines)
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM by PID (the server shuts its kernels down), wait, then SIGKILL. Idempotent."""
-        proc = self.process
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=5)
+        terminate(self.process, timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -43,6 +43,25 @@ MANIFEST_RE = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 TAGS_RE = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 
 
+def read_request_body(handler: BaseHTTPRequestHandler) -> bytes | None:
+    """The request body a handler was sent, chunked or with Content-Length; None without one."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        out = bytearray()
+        while True:
+            line = handler.rfile.readline()
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += handler.rfile.read(size)
+            handler.rfile.readline()
+    length = handler.headers.get("Content-Length")
+    if length is None:
+        return None
+    return handler.rfile.read(int(length))
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -94,21 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            out = bytearray()
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(size)
-                self.rfile.readline()
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return None
-        return self.rfile.read(int(length))
+        return read_request_body(self)
 
     def _send_simple(self, status: int, body: bytes = b"", headers: dict | None = None,
                      content_type: str | None = "application/json") -> None:
