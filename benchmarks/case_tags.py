@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
-from .common import ROOT, CaseResult, Run, comparator, median, push_blob, push_image_of_blobs, rotated
+from .common import CaseResult, Run, comparator, median, push_blob, push_image_of_blobs, rotated
 
 REPO = "bench/tags"
 REPO_DIGESTS = "bench/tagdigests"
@@ -36,11 +35,9 @@ def run(run: Run) -> CaseResult:
     run.log(f"case 5: seeding {n_tags} + {n_digests} tags on disk")
     tags = _seed(reg, REPO, n_tags)
     _seed(reg, REPO_DIGESTS, n_digests)
-    sys.path.insert(0, str(ROOT / "tests"))
-    from harness.proxy import FaultProxy
-
     import registry_explorer as rx
     from registry_explorer import frames
+    from tests.helpers.proxy import FaultProxy
 
     want = set(tags)
     with FaultProxy(reg.url, upstream_verify=True) as proxy:

@@ -190,8 +190,6 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
             yield reader
 
     client.open_blob = spy
-    if str(ROOT) not in sys.path:  # run as a script, the benchmarks package is not importable yet
-        sys.path.insert(0, str(ROOT))
     from benchmarks.child import reset_peak, status
 
     reset = reset_peak()
@@ -244,8 +242,7 @@ def main(argv=None) -> int:
         print(json.dumps(child(host, int(entries), int(raw_bytes))))
         return 0
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from harness.registry import start_registry
+    from registry_explorer.sandbox.registry import start_registry
 
     with tempfile.TemporaryDirectory(prefix="rx-bench-") as tmp:
         tmp = Path(tmp)
@@ -261,7 +258,7 @@ def main(argv=None) -> int:
             env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
             env["NO_PROXY"] = "127.0.0.1,localhost"
             proc = subprocess.run(
-                [sys.executable, str(Path(__file__).resolve()), "--child", reg.host, str(layer["entries"]),
+                [sys.executable, "-m", "benchmarks.files_rss", "--child", reg.host, str(layer["entries"]),
                  str(layer["raw_bytes"])],
                 capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
             )

@@ -29,11 +29,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from .common import ROOT
-
-if str(ROOT / "tests") not in sys.path:  # the test harness's modules, shared with the benchmarks
-    sys.path.insert(0, str(ROOT / "tests"))
-from harness.proxy import read_request_body  # noqa: E402
+# The request-body reader is shared with the tests' fault proxy (run from the repository root).
+from tests.helpers.proxy import read_request_body
 
 RELAY_CHUNK = 256 << 10
 HOP_BY_HOP = {
@@ -258,7 +255,6 @@ class BenchProxy:
 
 def _selftest() -> None:  # pragma: no cover - manual check
     """python -m benchmarks.netproxy URL: fetch /v2/ through a proxy to URL and print what it counted."""
-    import sys
 
     with BenchProxy(sys.argv[1], latency=0.02, rate=50e6) as p:
         s = socket.create_connection(("127.0.0.1", p.port))

@@ -85,10 +85,8 @@ def tags_ours(host: str, repo: str, rounds: str) -> dict:
 
 
 def proxy(upstream: str, page: str) -> dict:
-    from .common import ROOT
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from harness.proxy import FaultProxy
+    from tests.helpers.proxy import FaultProxy
 
     with FaultProxy(upstream, upstream_verify=True) as p:
         p._server.RequestHandlerClass.disable_nagle_algorithm = True  # as in case 5

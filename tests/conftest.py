@@ -7,22 +7,15 @@ lazily, so a unit-only run starts none. Under CI=true a missing binary fails; sk
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401  (fixtures below use them)
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from harness.images import build_images  # noqa: E402
-from harness.push import push_image  # noqa: E402
-from harness.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry  # noqa: E402
-
-import registry_explorer as rx  # noqa: E402
+from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry
+from registry_explorer.sandbox.samples import build_images
 
 IN_CI = os.environ.get("CI") == "true"
-# Repositories only an authenticated user may pull on the token registry.
-PRIVATE_REPO = "private/single"
 
 
 @pytest.fixture(scope="session")
@@ -61,14 +54,6 @@ class _Registries:
             reg.stop()
 
 
-def seed(reg: RunningRegistry, images) -> None:
-    """Push every test image (and, on the token registry, a private copy of 'single')."""
-    for img in images.values():
-        push_image(reg.url, img, auth=reg.auth, verify=reg.verify)
-    if reg.flavour == "token":
-        push_image(reg.url, images["single"], auth=reg.auth, verify=reg.verify, repository=PRIVATE_REPO)
-
-
 @pytest.fixture(scope="session")
 def registries(registry_workdir, images):
     regs = _Registries(registry_workdir, images)
@@ -100,17 +85,6 @@ def tls_registry(registries):
 def any_registry(request, registries):
     """Each of the four flavours in turn."""
     return registries.get(request.param)
-
-
-def client_for(reg: RunningRegistry, *, anonymous: bool = False, **kw) -> rx.Client:
-    """A client configured the way a user would for this registry."""
-    creds = None if anonymous or not reg.auth else {reg.host: reg.auth}
-    insecure = kw.pop("insecure", ())
-    if reg.scheme == "http" and reg.auth and not anonymous:
-        # Credentials go over plain http only to hosts the user names as insecure.
-        insecure = tuple(insecure) + (reg.host,)
-    return rx.Client(credentials=creds, insecure=insecure, ca_bundle=str(reg.ca_file) if reg.ca_file else None,
-                     docker_config={}, **kw)
 
 
 @pytest.fixture

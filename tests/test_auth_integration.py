@@ -10,7 +10,7 @@ import stat
 import warnings
 
 import pytest
-from conftest import PRIVATE_REPO, client_for
+from helpers.clients import PRIVATE_REPO, client_for
 from urllib3.exceptions import InsecureRequestWarning
 
 import registry_explorer as rx

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.profiling import _threads_md, summarise  # noqa: E402
+from benchmarks.profiling import _threads_md, summarise
 
 PIPE = "/x/registry_explorer/pipeline.py"
 POOL = "/py/lib/python3.11/concurrent/futures/thread.py"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness.standin import Handler, serve
+from helpers.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer.transport import ERROR_BODY_LIMIT, TOKEN_LIMIT
@@ -55,7 +55,7 @@ def test_error_body_is_parsed(hostile):
 
 
 def test_one_failed_blob_cancels_nothing_else(open_registry, images, tmp_path):
-    from conftest import client_for
+    from helpers.clients import client_for
 
     client = client_for(open_registry)
     ref = f"{open_registry.host}/test/single:v1"
@@ -73,7 +73,7 @@ def test_https_to_http_redirect_is_refused(tmp_path):
     """An https registry redirecting a blob to plain http: refused, no request sent in clear, no file."""
     import ssl
 
-    from harness.certs import make_tls_certs
+    from registry_explorer.sandbox.certs import make_tls_certs
 
     seen = []
 

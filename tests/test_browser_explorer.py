@@ -13,13 +13,13 @@ import re
 import time
 
 import pytest
-from browser.bigimage import ThrottledProxy, push_big_image
-from browser.lab import ARTIFACTS
-from browser.labpage import progress_fraction
-from browser.notebook import write_notebook
+from helpers.browser.bigimage import ThrottledProxy, push_big_image
+from helpers.browser.lab import ARTIFACTS
+from helpers.browser.labpage import progress_fraction
+from helpers.browser.notebook import write_notebook
 
 # The fixtures lab, chromium, lab_page and browser_timings.
-pytest_plugins = ["browser.fixtures"]
+pytest_plugins = ["helpers.browser.fixtures"]
 pytestmark = pytest.mark.integration
 
 

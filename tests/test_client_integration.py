@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import client_for
+from helpers.clients import client_for
 
 import registry_explorer as rx
 from registry_explorer import mediatypes as mt
@@ -153,8 +153,8 @@ def test_not_found(client, any_registry):
 
 def test_skopeo_agrees(any_registry, images, tmp_path):
     """An independent client (skopeo) reads the same bytes we resolve and verify."""
-    from harness.push import skopeo_inspect_raw
-    from harness.registry import require_binary
+    from registry_explorer.sandbox.push import skopeo_inspect_raw
+    from registry_explorer.sandbox.registry import require_binary
 
     require_binary("skopeo")
     client = client_for(any_registry)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client_for
-from harness.proxy import FaultProxy
-from harness.push import push_image, seed_tags_on_disk
+from helpers.clients import client_for
+from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
+from registry_explorer.sandbox.push import push_image, seed_tags_on_disk
 
 pytestmark = pytest.mark.integration
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import client_for
-from harness.images import BIG_LAYER_SIZE
-from harness.proxy import FaultProxy
+from helpers.clients import client_for
+from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer import frames
 from registry_explorer.frames.files import FILE_COLUMNS, IMAGE_FILE_COLUMNS, WASTED_COLUMNS
+from registry_explorer.sandbox.samples import BIG_LAYER_SIZE
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,11 @@ import tarfile
 
 import pytest
 import requests
-from harness.images import (
+from helpers.proxy import FaultProxy
+
+from registry_explorer.sandbox.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw
+from registry_explorer.sandbox.registry import start_registry
+from registry_explorer.sandbox.samples import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -23,9 +27,6 @@ from harness.images import (
     build_images,
     write_layout,
 )
-from harness.proxy import FaultProxy
-from harness.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw
-from harness.registry import start_registry
 
 ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -13,18 +13,16 @@ import pytest
 import requests
 
 _TESTS_DIR = str(Path(__file__).resolve().parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
 
-from harness import certs  # noqa: E402
-from harness.registry import (  # noqa: E402
+from registry_explorer.sandbox import certs  # noqa: E402
+from registry_explorer.sandbox.registry import (  # noqa: E402
     RegistryBinaryMissing,
     RunningRegistry,
     TokenServer,
     require_binary,
     start_registry,
 )
-from token_server import der_to_raw_ecdsa, libtrust_key_id, parse_scope  # noqa: E402
+from registry_explorer.sandbox.tokenserver import der_to_raw_ecdsa, libtrust_key_id, parse_scope  # noqa: E402
 
 # --------------------------------------------------------------------------- helpers
 

@@ -7,12 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import client_for
-from harness.registry import require_binary
+from helpers.clients import client_for
 
 import registry_explorer as rx
 from registry_explorer import frames
 from registry_explorer import mediatypes as mt
+from registry_explorer.sandbox.registry import require_binary
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ stands in for a registry that would serve one (with and without Content-Length).
 from __future__ import annotations
 
 import pytest
-from harness.standin import Handler, serve
+from helpers.standin import Handler, serve
 
 import registry_explorer as rx
 

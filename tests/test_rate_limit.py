@@ -6,7 +6,7 @@ distribution 2.8 never sends them, so a local server stands in for Docker Hub's 
 import hashlib
 
 import pytest
-from harness.standin import Handler, serve
+from helpers.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer.trace import parse_rate_limit

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import client_for
-from harness.standin import Handler, serve
+from helpers.clients import client_for
+from helpers.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer import frames
@@ -81,7 +81,7 @@ def test_referrers_api_with_pagination_and_filter(referrers_server):
 
 
 def test_referrers_fallback_tag_on_real_registry(open_registry, images):
-    from harness.push import push_image
+    from registry_explorer.sandbox.push import push_image
 
     single, art = images["single"], images["artifact"]
     # A repository of its own, so the extra tag does not change what other tests list.

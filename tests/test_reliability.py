@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
-from harness.proxy import FaultProxy
+from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer.retry import RetryPolicy, parse_retry_after

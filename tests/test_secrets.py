@@ -7,11 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import seed
-from harness.registry import RegistryBinaryMissing, start_registry
+from helpers.clients import seed
 
 import registry_explorer as rx
 from registry_explorer import frames
+from registry_explorer.sandbox.registry import RegistryBinaryMissing, start_registry
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from harness.proxy import FaultProxy
+from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer.sandbox.push import _Client

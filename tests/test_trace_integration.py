@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import PRIVATE_REPO
-from harness.proxy import FaultProxy
+from helpers.clients import PRIVATE_REPO
+from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer import frames

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import PRIVATE_REPO, client_for
-from harness.proxy import FaultProxy
+from helpers.clients import PRIVATE_REPO, client_for
+from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer.widgets import ExplorerState
@@ -322,7 +322,7 @@ def test_artifact_has_no_files_to_list(state, host, images):
 
 def test_works_with_an_oci_layout_source(tmp_path, images):
     layout = pytest.importorskip("registry_explorer.layout")
-    from harness.images import write_layout
+    from registry_explorer.sandbox.samples import write_layout
 
     write_layout([images["single"], images["artifact"]], tmp_path / "layout")
     state = ExplorerState(layout.Layout(tmp_path / "layout"))

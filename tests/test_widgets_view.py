@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import client_for
+from helpers.clients import client_for
 
 pytest.importorskip("ipywidgets")
 

@@ -1,6 +1,6 @@
 """pytest fixtures for browser tests. Load them in a test module with::
 
-    pytest_plugins = ["browser.fixtures"]
+    pytest_plugins = ["helpers.browser.fixtures"]
 
 * ``lab`` (session): a private JupyterLab server (see :mod:`browser.lab`);
 * ``chromium`` (session): Playwright driving ``/usr/bin/chromium``, headless;

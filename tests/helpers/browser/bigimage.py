@@ -21,9 +21,10 @@ from pathlib import Path
 from urllib.parse import quote, urljoin
 
 import requests
-from harness.images import CREATED, EPOCH, OCI_CONFIG, OCI_MANIFEST, Blob, dumps
-from harness.proxy import FaultProxy, _ProxyHandler
-from harness.push import PushError
+
+from helpers.proxy import FaultProxy, _ProxyHandler
+from registry_explorer.sandbox.push import PushError
+from registry_explorer.sandbox.samples import CREATED, EPOCH, OCI_CONFIG, OCI_MANIFEST, Blob, dumps
 
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 BIG_SIZE = 256 * 1024 * 1024
