@@ -1,8 +1,14 @@
-"""registry-explorer: look inside OCI and Docker registries from Python and Jupyter."""
+"""registry-explorer: look inside OCI and Docker registries from Python and Jupyter.
+
+The names below load lazily: `import registry_explorer.reference` (or `.models`) imports no
+HTTP library, and the widget (ipywidgets) loads only when `rx.Explorer` is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from . import mediatypes
-from .auth import Credential
-from .client import MANIFEST_LIMIT, Client
 from .errors import (
     BlobTooLarge,
     Cancelled,
@@ -15,41 +21,54 @@ from .errors import (
     ManifestTooLarge,
     NotFound,
     PlatformNotFound,
+    ProtocolError,
     RegistryError,
     RegistryExplorerError,
     SizeMismatch,
     TooLarge,
     Unauthorized,
 )
+from .limits import MANIFEST_LIMIT
 from .models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, parse_reference
-from .retry import RetryPolicy
-from .source import BLOB_LIMIT
 
 __version__ = "0.1.0"
 
+# name -> module that defines it, imported on first access (PEP 562).
+_LAZY = {
+    "Client": ".client",
+    "Credential": ".auth",
+    "RetryPolicy": ".retry",
+    "BLOB_LIMIT": ".source",
+    "Source": ".protocol",
+    "Layout": ".layout",
+    "LayoutReference": ".layout",
+    # The one place outside widgets/ that names the widget: the documented lazy hook for rx.Explorer.
+    "Explorer": ".widgets",
+}
+_SUBMODULES = ("frames", "sandbox", "widgets", "queries")
+
 
 def __getattr__(name: str):
-    # The widget pulls in ipywidgets; import it only when asked for, so the library stays light.
-    if name == "Explorer":
-        from .widgets import Explorer
-
-        return Explorer
-    if name in ("Layout", "LayoutReference"):
-        from . import layout
-
-        return getattr(layout, name)
-    if name in ("sandbox", "frames", "widgets"):
-        import importlib
-
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'registry_explorer' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
+
 __all__ = [
-    "Explorer", "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
-    "Descriptor", "DigestMismatch", "Layout", "LayoutReference", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
-    "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
-    "PlatformNotFound", "Reference", "RegistryError", "RetryPolicy", "RegistryExplorerError", "SizeMismatch", "TooLarge",
-    "Unauthorized", "mediatypes", "parse_manifest", "parse_reference",
+    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cancelled", "Client", "ConnectionFailed", "Credential", "Denied",
+    "Descriptor", "DigestMismatch", "Explorer", "History", "ImageConfig", "Index", "InvalidManifest",
+    "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "NotFound",
+    "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
+    "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
+    "parse_reference",
 ]

@@ -1,10 +1,8 @@
-"""Credentials and challenges: what to send, decided by what the registry asked for.
+"""Credentials: where a user's secrets come from, each bound to the registry it was found for.
 
-Domain code never sees this; the transport calls it when a registry answers 401.
-- Challenges: RFC 7235 `WWW-Authenticate` (several challenges, quoted strings, commas in quotes).
-- Bearer tokens: the Docker token spec, https://distribution.github.io/distribution/spec/auth/token/
-  and its OAuth2 variant https://distribution.github.io/distribution/spec/auth/oauth/
-- Credential sources: explicit > docker config `auths` > `credHelpers` > `credsStore`.
+Sources, in order: explicit `credentials=` > docker config `auths` > `credHelpers` > `credsStore`
+(the order `docker` itself uses). What may be sent where is not decided here but by the
+credential gate (`http/gate.py`); the challenge-response flow is `http/auth.py`.
 """
 
 from __future__ import annotations
@@ -13,25 +11,20 @@ import base64
 import json
 import logging
 import os
-import re
 import threading
-import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .http.challenge import Challenge, parse_challenges  # noqa: F401  (what notebooks 02 and 03 import)
 from .reference import DOCKER_HUB, normalize_registry
 
 log = logging.getLogger(__name__)
 
 # Docker Hub's key in config.json is the v1 index URL, for historical reasons.
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
-# The token spec says: when expires_in is missing, assume 60 seconds.
-DEFAULT_TOKEN_LIFETIME = 60
-# Refresh a little early so a token does not expire between our check and the registry's.
-TOKEN_EXPIRY_MARGIN = 5
 # A credential helper that hangs must not hang the notebook.
 CREDENTIAL_HELPER_TIMEOUT = 30
 
@@ -53,68 +46,6 @@ class Credential:
         """The value of a Basic Authorization header."""
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """One auth challenge from WWW-Authenticate: a scheme and its parameters (keys lower-cased)."""
-
-    scheme: str
-    params: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def realm(self) -> str | None:
-        """The realm parameter (the token endpoint for Bearer)."""
-        return self.params.get("realm")
-
-
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN68 = r"[A-Za-z0-9\-._~+/]+=*"
-_AUTH_PARAM_RE = re.compile(rf'\s*({_TOKEN})\s*=\s*(?:"((?:[^"\\]|\\.)*)"|({_TOKEN}))\s*')
-_SCHEME_RE = re.compile(rf"\s*({_TOKEN})(?:\s+|$)")
-
-
-def parse_challenges(header: str | None) -> list[Challenge]:
-    """Parse a WWW-Authenticate value into challenges, per RFC 7235 section 4.1."""
-    out: list[Challenge] = []
-    if not header:
-        return out
-    s, pos, n = header, 0, len(header)
-    while pos < n:
-        while pos < n and s[pos] in " \t,":
-            pos += 1
-        if pos >= n:
-            break
-        m = _SCHEME_RE.match(s, pos)
-        if not m:
-            break
-        scheme = m.group(1)
-        pos = m.end()
-        params: dict[str, str] = {}
-        # token68 form (e.g. `Negotiate abc==`) when no `=`-pair follows.
-        t68 = re.compile(rf"\s*({_TOKEN68})\s*(?:,|$)").match(s, pos)
-        if t68 and not _AUTH_PARAM_RE.match(s, pos):
-            params["token68"] = t68.group(1)
-            pos = t68.end()
-        else:
-            while pos < n:
-                pm = _AUTH_PARAM_RE.match(s, pos)
-                if not pm:
-                    break
-                value = pm.group(2)
-                value = re.sub(r"\\(.)", r"\1", value) if value is not None else pm.group(3)
-                params[pm.group(1).lower()] = value
-                pos = pm.end()
-                if pos < n and s[pos] == ",":
-                    # A comma separates params, or ends this challenge if a new scheme follows.
-                    nxt = pos + 1
-                    if _AUTH_PARAM_RE.match(s, nxt):
-                        pos = nxt
-                        continue
-                    pos = nxt
-                break
-        out.append(Challenge(scheme.lower(), params))
-    return out
 
 
 def registry_key(host_or_url: str) -> str:
@@ -249,36 +180,3 @@ def _run_helper(name: str, server: str) -> Credential | None:
     if not secret:
         return None
     return Credential(user, "", secret) if user == "<token>" else Credential(user, secret)
-
-
-class TokenCache:
-    """Bearer tokens per (realm, service, scope), kept until `expires_in` runs out."""
-
-    def __init__(self, clock=time.monotonic):
-        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
-        self._lock = threading.Lock()
-        self._clock = clock
-
-    def get(self, key: tuple[str, str, str]) -> str | None:
-        """A live token for key, or None."""
-        with self._lock:
-            hit = self._tokens.get(key)
-            if hit and hit[1] > self._clock():
-                return hit[0]
-            self._tokens.pop(key, None)
-            return None
-
-    def put(self, key: tuple[str, str, str], token: str, expires_in: float | None) -> None:
-        """Remember a token for `expires_in` seconds (60 when not given, as the spec says)."""
-        life = expires_in if isinstance(expires_in, (int, float)) and expires_in > 0 else DEFAULT_TOKEN_LIFETIME
-        life = max(life, DEFAULT_TOKEN_LIFETIME)
-        with self._lock:
-            self._tokens[key] = (token, self._clock() + life - TOKEN_EXPIRY_MARGIN)
-
-    def drop(self, key: tuple[str, str, str]) -> None:
-        """Forget a token the registry rejected."""
-        with self._lock:
-            self._tokens.pop(key, None)
-
-    def __repr__(self) -> str:
-        return f"TokenCache({len(self._tokens)} tokens)"

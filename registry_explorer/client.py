@@ -8,18 +8,12 @@ of the descriptor that named it. https://github.com/containerd/containerd/tree/m
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
-
-import requests
-import urllib3
+from urllib.parse import urlsplit
 
 from . import mediatypes as mt
 from .auth import CredentialStore
@@ -31,23 +25,21 @@ from .errors import (
     InvalidReference,
     ManifestTooLarge,
     NotFound,
-    RegistryError,
     SizeMismatch,
+    TooLarge,
 )
+from .http.response import Response
+from .http.transport import DEFAULT_DEADLINE, Transport
+from .http.values import content_range, header_int
+from .limits import LIST_ITEMS_LIMIT, MANIFEST_LIMIT, PAGE_SIZE, REFERRERS_LIMIT
+from .listing import json_list, pages
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
-from .retry import RetryPolicy
-from .source import DEFAULT_WORKERS, ProgressCallback, Source
+from .retry import RetryPolicy, as_policy
+from .source import DEFAULT_WORKERS, ProgressCallback, SourceBase, walk
 from .trace import TRACE_LIMIT, Trace
-from .transport import Transport, read_capped
 
-# The OCI distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
-MANIFEST_LIMIT = 4 << 20
-# distribution caps `n` at 1000 for tags and catalog pages.
-PAGE_SIZE = 1000
-# A hostile registry could paginate forever.
-MAX_PAGES = 10_000
 # Manifests are immutable per digest, so caching them is always safe; bound the memory.
 MANIFEST_CACHE_ENTRIES = 256
 
@@ -56,7 +48,7 @@ def _scope(ref: Reference, actions: str = "pull") -> str:
     return f"repository:{ref.repository}:{actions}"
 
 
-class Client(Source):
+class Client(SourceBase):
     """A registry client: resolve references, fetch verified manifests, configs and blobs, list tags."""
 
     def __init__(
@@ -69,9 +61,10 @@ class Client(Source):
         *,
         retries: int | RetryPolicy = 3,
         allow_private_redirects: bool = False,
-        session: requests.Session | None = None,
+        session=None,
         workers: int = DEFAULT_WORKERS,
         trace_limit: int = TRACE_LIMIT,
+        deadline: float | None = DEFAULT_DEADLINE,
     ):
         if isinstance(insecure, str):
             insecure = (insecure,)
@@ -79,6 +72,7 @@ class Client(Source):
         self.transport = Transport(
             self.credentials, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, session=session,
             trace_limit=trace_limit, retries=retries, allow_private_redirects=allow_private_redirects,
+            deadline=deadline,
         )
         self.workers = workers
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
@@ -105,8 +99,6 @@ class Client(Source):
 
     @retry.setter
     def retry(self, policy: int | RetryPolicy) -> None:
-        from .retry import as_policy
-
         self.transport.retry = as_policy(policy)
 
     def __repr__(self) -> str:
@@ -123,11 +115,11 @@ class Client(Source):
         )
         resp.close()
         digest = resp.headers.get("Docker-Content-Digest")
-        length = resp.headers.get("Content-Length")
+        length = header_int(resp.headers.get("Content-Length"), what="Content-Length")
         ctype = mt.base(resp.headers.get("Content-Type"))
-        usable = resp.status_code == 200 and digest and length and length.isdigit() and _valid_digest(digest)
-        if usable and (mt.is_index(ctype) or mt.is_manifest(ctype)):
-            desc = Descriptor(ctype, digest, int(length))
+        usable = resp.status == 200 and digest and length is not None and _valid_digest(digest)
+        if usable and length <= MANIFEST_LIMIT and (mt.is_index(ctype) or mt.is_manifest(ctype)):
+            desc = Descriptor(ctype, digest, length)
             if ref.digest and desc.digest != ref.digest:
                 raise DigestMismatch(ref.digest, desc.digest, what=f"manifest {ref}")
             return desc
@@ -149,6 +141,9 @@ class Client(Source):
             cached = self._cache_get(want)
             if cached is not None:
                 raw, ctype = cached
+                # A cache hit must satisfy the descriptor exactly as a fetch would (digest and size).
+                if expected is not None and expected.size != len(raw):
+                    raise SizeMismatch(expected.size, len(raw), what=f"manifest {want} (cached)")
                 desc = expected or Descriptor(ctype, want, len(raw))
                 return parse_manifest(raw, ctype, descriptor=_with_type(desc, ctype), reference=ref.with_digest(want))
         resp = self.transport.request(
@@ -157,7 +152,7 @@ class Client(Source):
         )
         ctype = mt.base(resp.headers.get("Content-Type"))
         header_digest = resp.headers.get("Docker-Content-Digest")
-        raw = read_capped(resp, MANIFEST_LIMIT, f"manifest {ref.name}@{identifier}", error=ManifestTooLarge)
+        raw = resp.read_all(MANIFEST_LIMIT, f"manifest {ref.name}@{identifier}", error=ManifestTooLarge)
         what = f"manifest {ref.name}@{identifier}"
         if want:
             if expected is not None and expected.size != len(raw):
@@ -193,7 +188,7 @@ class Client(Source):
 
     # -- blobs -----------------------------------------------------------------------------------
 
-    def _blob_response(self, ref: Reference, descriptor: Descriptor, headers=None, ok=()) -> requests.Response:
+    def _blob_response(self, ref: Reference, descriptor: Descriptor, headers=None, ok=()) -> Response:
         validate_digest(descriptor.digest)
         return self.transport.request(
             "GET", ref.registry, f"/v2/{ref.repository}/blobs/{descriptor.digest}", scope=_scope(ref),
@@ -201,7 +196,7 @@ class Client(Source):
         )
 
     @contextlib.contextmanager
-    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator[_WireReader]:
+    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator[Response]:
         """The unverified blob body from `offset`; Source.open_blob and fetch_blobs verify it.
 
         With an offset, asks for `Range: bytes=<offset>-` and checks the 206's Content-Range; a
@@ -211,22 +206,24 @@ class Client(Source):
         resp = self._blob_response(parse_reference(ref), descriptor, headers=headers, ok=(416,))
         what = f"blob {descriptor.digest}"
         try:
-            if resp.status_code == 416:  # we asked for bytes past the end: the blob is shorter
+            if resp.status == 416:  # we asked for bytes past the end: the blob is shorter
                 raise SizeMismatch(descriptor.size, offset, what=what + " (the registry has fewer bytes)")
             start = 0
-            length = resp.headers.get("Content-Length", "")
-            if resp.status_code == 200 and length.isdigit() and descriptor.size >= 0 and int(length) != descriptor.size:
-                raise SizeMismatch(descriptor.size, int(length), what=what)
-            if offset and resp.status_code == 206:
+            length = header_int(resp.headers.get("Content-Length"), what="Content-Length")
+            if resp.status == 200 and length is not None and descriptor.size >= 0 and length != descriptor.size:
+                raise SizeMismatch(descriptor.size, length, what=what)
+            if offset and resp.status == 206:
                 cr = resp.headers.get("Content-Range")
-                total = _content_range_total(cr)
+                parsed = content_range(cr)
+                total = parsed[2] if parsed else None
                 if total is not None and descriptor.size >= 0 and total != descriptor.size:
                     raise SizeMismatch(descriptor.size, total, what=what)
-                start = _content_range_start(cr, descriptor.size)
-                if start != offset:
+                if parsed is None or parsed[0] != offset:
                     raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}",
                                            kind="range")
-            yield _WireReader(resp, start=start)
+                start = offset
+            resp.start = start  # where in the blob this body begins (a 206 answer to Range)
+            yield resp
         finally:
             resp.close()
 
@@ -240,6 +237,7 @@ class Client(Source):
         byte as `skopeo copy [--all] docker://... oci:PATH:TAG` writes it; Docker-typed manifests
         stay Docker-typed (skopeo would convert them to OCI, changing their digests). Blobs land
         before manifests and index.json is updated last, so an interrupted copy is never listed.
+        Every digest is validated before anything touches the filesystem: they become file names.
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -249,22 +247,7 @@ class Client(Source):
         root = self.manifest(ref)
         if platform is not None and isinstance(root, Index):
             root = self.image(ref, platform)
-        docs: list[Manifest | Index] = []
-        blobs: dict[str, Descriptor] = {}
-
-        def walk(doc: Manifest | Index) -> None:
-            docs.append(doc)
-            if isinstance(doc, Index):
-                for child in doc.manifests:
-                    walk(self.manifest(ref, descriptor=child))
-                return
-            for d in ([doc.config] if doc.config is not None else []) + doc.layers:
-                # Foreign (non-distributable) layers live at their `urls`, not in the registry.
-                if d.urls and ("foreign" in d.media_type or "nondistributable" in d.media_type):
-                    continue
-                blobs.setdefault(d.digest, d)
-
-        walk(root)
+        docs, blobs = walk(self, ref, root)  # validates every digest, bounded depth, each manifest once
         out = Path(path)
         init_layout(out)
         todo = list(blobs.values())
@@ -294,27 +277,27 @@ class Client(Source):
         digest = ref.digest or self.resolve(ref).digest
         params = {"artifactType": artifact_type} if artifact_type else None
         out: list[Descriptor] = []
-        url: str | None = None
         filtered = False
-        for page in range(MAX_PAGES):
-            if url is None:
-                resp = self.transport.request(
-                    "GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}", scope=_scope(ref),
-                    params=params, headers={"Accept": mt.OCI_INDEX}, stream=True, purpose="referrers", ok=(404,),
-                )
-            else:
-                resp = self.transport.request("GET", ref.registry, "", url=url, scope=_scope(ref),
-                                              headers={"Accept": mt.OCI_INDEX}, stream=True, purpose="referrers")
-            if resp.status_code == 404 and page == 0:
-                resp.close()
+        missing = False
+
+        def fetch(url: str | None) -> Response:
+            nonlocal missing
+            resp = self.transport.request(
+                "GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}", scope=_scope(ref),
+                params=None if url else params, url=url, headers={"Accept": mt.OCI_INDEX}, purpose="referrers",
+                ok=(404,) if url is None else (),
+            )
+            if resp.status == 404:
+                missing = True
+            return resp
+
+        for resp, body in pages(fetch, self._api_host(ref.registry), f"referrers of {digest}"):
+            if missing:
                 return self._referrers_by_tag(ref, digest, artifact_type)
             filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
-            link, current = resp.headers.get("Link"), resp.url
-            raw = read_capped(resp, MANIFEST_LIMIT, f"referrers of {digest}", error=ManifestTooLarge)
-            out.extend(parse_manifest(raw, mt.OCI_INDEX).manifests)
-            url = _next_link(link, current)
-            if not url:
-                break
+            out.extend(parse_manifest(body, mt.OCI_INDEX).manifests)
+            if len(out) > REFERRERS_LIMIT:
+                raise TooLarge(f"referrers of {digest}", REFERRERS_LIMIT, len(out), hint=" (counted in descriptors)")
         # Registries may ignore the filter; apply it ourselves unless they say they did.
         if artifact_type and not filtered:
             out = [d for d in out if d.artifact_type == artifact_type]
@@ -351,68 +334,24 @@ class Client(Source):
             reg = normalize_registry(reg)
         return self._paginate(reg, "/v2/_catalog", "registry:catalog:*", "repositories", page_size)
 
+    def _api_host(self, registry: str) -> str:
+        return self.transport.base_url(registry).split("://", 1)[1]
+
     def _paginate(self, registry: str, path: str, scope: str, key: str, page_size: int) -> list[str]:
         if not 0 < page_size <= PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
         purpose = "tags" if key == "tags" else "catalog"
+
+        def fetch(url: str | None) -> Response:
+            return self.transport.request("GET", registry, path, scope=scope, url=url,
+                                          params=None if url else {"n": page_size}, purpose=purpose)
+
         out: list[str] = []
-        url: str | None = None
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            if url is None:
-                resp = self.transport.request("GET", registry, path, scope=scope, params={"n": page_size},
-                                              stream=True, purpose=purpose)
-            else:
-                resp = self.transport.request("GET", registry, "", scope=scope, url=url, stream=True, purpose=purpose)
-            current = resp.url
-            link = resp.headers.get("Link")
-            body = read_capped(resp, MANIFEST_LIMIT, f"{purpose} page")
-            try:
-                items = json.loads(body).get(key) or []  # ACR sends "repositories": null
-            except (ValueError, AttributeError):
-                raise RegistryError(f"{purpose} page from {registry} is not JSON", status=resp.status_code) from None
-            out.extend(str(x) for x in items)
-            nxt = _next_link(link, current)
-            if not nxt:
-                return out
-            if urlsplit(nxt).netloc != urlsplit(current).netloc:
-                raise RegistryError(f"refusing {purpose} pagination link to another host: {urlsplit(nxt).netloc}")
-            if nxt in seen:
-                return out  # a registry that links a page to itself would loop forever
-            seen.add(nxt)
-            url = nxt
-        raise RegistryError(f"{purpose} of {registry} has more than {MAX_PAGES} pages")
-
-
-def _next_link(header: str | None, current: str) -> str | None:
-    """The rel="next" target of a Link header, resolved against the current URL."""
-    if not header:
-        return None
-    for part in header.split(","):
-        seg = part.strip()
-        if not seg.startswith("<") or ">" not in seg:
-            continue
-        target, _, params = seg[1:].partition(">")
-        rels = [p.strip() for p in params.split(";") if p.strip().lower().startswith("rel=")]
-        if any(r.split("=", 1)[1].strip().strip('"').lower() == "next" for r in rels):
-            return urljoin(current, target)
-    return None
-
-
-def _content_range_start(value: str | None, size: int) -> int | None:
-    """The first byte of `Content-Range: bytes a-b/total`, or None if malformed or the total is wrong."""
-    m = re.match(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", value or "")
-    if not m:
-        return None
-    if m.group(3) != "*" and size >= 0 and int(m.group(3)) != size:
-        return None
-    return int(m.group(1))
-
-
-def _content_range_total(value: str | None) -> int | None:
-    """The total of `Content-Range: bytes a-b/total` (None when absent or '*')."""
-    m = re.match(r"^\s*bytes\s+\d+-\d+/(\d+)\s*$", value or "")
-    return int(m.group(1)) if m else None
+        for _resp, body in pages(fetch, self._api_host(registry), f"{purpose} of {registry}"):
+            out.extend(str(x) for x in json_list(body, key, purpose))
+            if len(out) > LIST_ITEMS_LIMIT:
+                raise TooLarge(f"{purpose} of {registry}", LIST_ITEMS_LIMIT, len(out), hint=" (counted in entries)")
+        return out
 
 
 def _valid_digest(d: str) -> bool:
@@ -428,51 +367,3 @@ def _with_type(desc: Descriptor, media_type: str) -> Descriptor:
         return desc
     return Descriptor(media_type, desc.digest, desc.size, desc.annotations, desc.platform, desc.urls,
                       desc.artifact_type, desc.data)
-
-
-class _WireReader:
-    """Raw body reads (no Content-Encoding decoding, no extra copies), with transport errors mapped to ours."""
-
-    def __init__(self, resp: requests.Response, start: int = 0):
-        self.start = start  # where in the blob this body begins (a 206 answer to Range)
-        self._resp = resp
-        self._raw = resp.raw
-        # http.client's response can `readinto` our buffer directly; urllib3's readinto would
-        # read into a temporary bytes object and copy. Nothing has been read yet, so it is safe.
-        fp = getattr(self._raw, "_fp", None)
-        self._fp = fp if fp is not None and hasattr(fp, "readinto") else None
-        self._ex = getattr(resp, "exchange", None)
-        if self._ex is not None:
-            self._ex.bytes = 0
-        self._where = urlsplit(resp.url).path
-
-    def _count(self, n: int) -> None:
-        if self._ex is not None:
-            self._ex.bytes += n
-
-    def read(self, n: int) -> bytes:
-        """Up to n raw bytes; b'' at the end of the body."""
-        try:
-            data = self._raw.read(n, decode_content=False)
-        except (urllib3.exceptions.HTTPError, OSError, requests.exceptions.RequestException,
-                http.client.HTTPException) as exc:
-            raise ConnectionFailed(f"connection broke while reading {self._where}: {exc}", kind="stream") from None
-        self._count(len(data))
-        return data
-
-    def readinto(self, buf) -> int:
-        """Fill `buf` with raw bytes; 0 at the end of the body."""
-        if self._fp is None:
-            data = self.read(len(buf))
-            buf[: len(data)] = data
-            return len(data)
-        try:
-            n = self._fp.readinto(buf)
-        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
-            raise ConnectionFailed(f"connection broke while reading {self._where}: {exc}", kind="stream") from None
-        self._count(n)
-        return n
-
-    def close(self) -> None:
-        """Close the response."""
-        self._resp.close()

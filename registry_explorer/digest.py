@@ -40,25 +40,43 @@ def verify(data: bytes, expected: str, *, size: int | None = None, what: str = "
 
 
 def manifest_digest(raw: bytes, media_type: str | None, algorithm: str = "sha256") -> str:
-    """The digest a registry gives a manifest.
-
-    That is the hash of the bytes, except for signed schema1, where registries hash the JWS
-    payload with the signatures cut out (libtrust's prettyjws: protected header carries
-    formatLength and formatTail). https://github.com/distribution/distribution/blob/v2.8.2/manifest/schema1/manifest.go
-    """
+    """The digest a registry gives a manifest: the hash of `signed_payload` for signed schema1, else of the bytes."""
     if mt.base(media_type) == mt.DOCKER_SCHEMA1_SIGNED:
-        try:
-            doc = json.loads(raw)
-            protected = doc["signatures"][0]["protected"]
-            header = json.loads(_b64url(protected))
-            payload = raw[: int(header["formatLength"])] + _b64url(header["formatTail"])
-            return compute(payload, algorithm)
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise InvalidManifest(f"signed schema1 manifest has no usable signature header: {exc}") from None
+        return compute(signed_payload(raw), algorithm)
     return compute(raw, algorithm)
 
 
+# A JWS formatTail is the closing brace and whitespace of the payload; more is not a signature header.
+_FORMAT_TAIL_LIMIT = 1024
+
+
+def signed_payload(raw: bytes) -> bytes:
+    """The payload of a signed schema1 manifest: the bytes its digest covers, and the only bytes to parse.
+
+    Registries hash the JWS payload with the signatures cut out (libtrust's prettyjws: the
+    protected header carries formatLength and formatTail).
+    https://github.com/distribution/distribution/blob/v2.8.2/manifest/schema1/manifest.go
+    Since a hostile server chooses formatLength and formatTail, the payload - never the raw
+    document around it - is what gets parsed and stored, so what is used is what was verified.
+    """
+    try:
+        doc = json.loads(raw)
+        protected = doc["signatures"][0]["protected"]
+        header = json.loads(_b64url(protected))
+        length = header["formatLength"]
+        tail = _b64url(header["formatTail"])
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise InvalidManifest(f"signed schema1 manifest has no usable signature header: {exc}") from None
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= len(raw) \
+            or len(tail) > _FORMAT_TAIL_LIMIT:
+        raise InvalidManifest("signed schema1 manifest has a signature header whose formatLength or "
+                              "formatTail does not fit the document")
+    return raw[:length] + tail
+
+
 def _b64url(s: str) -> bytes:
+    if not isinstance(s, str):
+        raise TypeError("not a base64url string")
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 

@@ -9,7 +9,8 @@
     │   ├── NotFound                404 (MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN, ...)
     │   ├── Unauthorized            401 after auth was tried (or could not be)
     │   └── Denied                  403
-    ├── ConnectionFailed            .url  DNS, TCP, TLS or timeout: the registry was never heard
+    ├── ConnectionFailed            .url .kind  DNS, TCP, TLS, timeout, or a refused redirect
+    ├── ProtocolError               .what  a malformed header, URL or value from the server
     ├── DigestMismatch              .expected .actual  content is not what was asked for
     ├── SizeMismatch                .expected .actual  content length differs from the descriptor
     ├── TooLarge                    .limit .size  a capped buffer would overflow
@@ -87,6 +88,14 @@ class ConnectionFailed(RegistryExplorerError):
     def __init__(self, message: str, *, url: str | None = None, kind: str = "connect"):
         self.url = url
         self.kind = kind  # connect, timeout, tls-verify, tls-handshake, redirect, stream
+        super().__init__(message)
+
+
+class ProtocolError(RegistryExplorerError):
+    """The server's answer broke the protocol: a malformed header, URL or number it controls."""
+
+    def __init__(self, message: str, *, what: str = ""):
+        self.what = what
         super().__init__(message)
 
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,15 +21,14 @@ from pathlib import Path
 
 from . import mediatypes as mt
 from .digest import manifest_digest
-from .errors import DigestMismatch, InvalidReference, ManifestTooLarge, NotFound, SizeMismatch
+from .errors import DigestMismatch, InvalidManifest, InvalidReference, ManifestTooLarge, NotFound, SizeMismatch
+from .limits import MANIFEST_LIMIT
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .reference import validate_digest
-from .source import Source
+from .source import SourceBase
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
-# The same cap as for registry manifests: a layout is just as untrusted as a registry.
-MANIFEST_LIMIT = 4 << 20
 # skopeo (containers/image) writes the oci-layout file with a space after the colon.
 OCI_LAYOUT_BYTES = b'{"imageLayoutVersion": "1.0.0"}'
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
@@ -105,7 +105,7 @@ def parse_layout_reference(text: str | LayoutReference) -> LayoutReference:
     return LayoutReference(rest, tag, digest)
 
 
-class Layout(Source):
+class Layout(SourceBase):
     """An OCI image layout directory, read with the same API as `Client`."""
 
     def __init__(self, path: str | os.PathLike):
@@ -130,10 +130,11 @@ class Layout(Source):
         return parse_layout_reference(f"oci:{self.path}{'' if str(text).startswith('@') else ':'}{text}")
 
     def _index(self) -> dict:
+        raw = _read_capped(self.path / "index.json", MANIFEST_LIMIT, "index.json")
         try:
-            doc = json.loads((self.path / "index.json").read_bytes())
-        except (OSError, ValueError) as exc:
-            raise NotFound(f"{self.path}/index.json cannot be read: {exc}") from None
+            doc = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidManifest(f"{self.path}/index.json is not JSON: {str(exc)[:200]}") from None
         return doc if isinstance(doc, dict) else {}
 
     def _entries(self) -> list[Descriptor]:
@@ -164,14 +165,7 @@ class Layout(Source):
         raise NotFound(f"no tag {ref.tag!r} in {self.path}; tags: {', '.join(self.tags(ref)) or 'none'}")
 
     def _read_manifest_bytes(self, digest: str) -> bytes:
-        path = self._blob_path(digest)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise NotFound(f"{digest} is not in {self.path}/blobs") from None
-        if size > MANIFEST_LIMIT:
-            raise ManifestTooLarge(f"manifest {digest}", MANIFEST_LIMIT, size)
-        return path.read_bytes()
+        return _read_capped(self._blob_path(digest), MANIFEST_LIMIT, f"manifest {digest}", error=ManifestTooLarge)
 
     def manifest(self, ref, descriptor: Descriptor | None = None) -> Manifest | Index:
         """The verified manifest or index that `ref` (or `descriptor`) names."""
@@ -191,11 +185,7 @@ class Layout(Source):
     def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator:
         """The blob file from `offset`, unverified (Source.open_blob and fetch_blobs verify it)."""
         path = self._blob_path(descriptor.digest)
-        try:
-            f = open(path, "rb", buffering=0)
-        except FileNotFoundError:
-            raise NotFound(f"blob {descriptor.digest} is not in {self.path}/blobs") from None
-        with f:
+        with _open_regular(path, f"blob {descriptor.digest}") as f:
             f.seek(offset)
             yield _FileBody(f, offset)
 
@@ -218,6 +208,43 @@ class Layout(Source):
                 if artifact_type is None or at == artifact_type:
                     out.append(Descriptor(d.media_type, d.digest, d.size, doc.annotations, artifact_type=at))
         return out
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path, what: str) -> Iterator:
+    """Open a layout file for reading, refusing anything but a regular file.
+
+    A hostile layout can hold a FIFO (open() would block forever), a symlink to /dev/zero
+    (endless bytes) or a device; `stat().st_size` says nothing true about those. O_NONBLOCK
+    makes opening a FIFO return at once; fstat on the open descriptor then decides, with no
+    window for the file to be swapped between the check and the read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise NotFound(f"{what} is not in the layout ({path})") from None
+    except OSError as exc:
+        raise NotFound(f"{what} cannot be opened ({path}): {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidManifest(f"{what} in the layout is not a regular file ({path}); refusing to read it")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def _read_capped(path: Path, limit: int, what: str, error=None) -> bytes:
+    """A whole small layout file (index.json, a manifest), refusing more than `limit` bytes."""
+    with _open_regular(path, what) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise (error or ManifestTooLarge)(what, limit, os.stat(path).st_size)
+    return data
 
 
 class _FileBody:

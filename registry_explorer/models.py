@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import mediatypes as mt
-from .digest import manifest_digest
+from .digest import compute, signed_payload
 from .errors import InvalidManifest
 from .platform import Platform
 from .reference import Reference
@@ -212,22 +212,24 @@ def sniff_media_type(doc: dict) -> str:
 def parse_manifest(
     raw: bytes, media_type: str | None = None, *, descriptor: Descriptor | None = None, reference: Reference | None = None
 ) -> Manifest | Index:
-    """Parse raw manifest/index bytes; the media type comes from Content-Type, else the JSON."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidManifest(f"manifest is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InvalidManifest("manifest is not a JSON object")
+    """Parse raw manifest/index bytes; the media type comes from Content-Type, else the JSON.
+
+    A signed schema1 manifest is parsed from its payload only (`digest.signed_payload`), and
+    `.raw` is that payload: the bytes its digest covers.
+    """
+    doc = _json_object(raw)
     media = mt.base(media_type)
     # Registries sometimes send application/json or octet-stream; the document knows better.
     if not (mt.is_index(media) or mt.is_manifest(media)):
         media = sniff_media_type(doc) or media
+    if media == mt.DOCKER_SCHEMA1_SIGNED and "signatures" in doc:
+        raw = signed_payload(raw)
+        doc = _json_object(raw)
     declared = doc.get("mediaType")
     if isinstance(declared, str) and declared and mt.base(declared) != media and (mt.is_index(declared) or mt.is_manifest(declared)):
         raise InvalidManifest(f"Content-Type says {media} but the document says mediaType {declared}")
     if descriptor is None:
-        descriptor = Descriptor(media, manifest_digest(raw, media), len(raw))
+        descriptor = Descriptor(media, compute(raw), len(raw))
     elif descriptor.media_type != media:
         descriptor = Descriptor(
             media, descriptor.digest, descriptor.size, descriptor.annotations, descriptor.platform,
@@ -237,6 +239,16 @@ def parse_manifest(
     if cls is Manifest and not mt.is_manifest(media) and not ("config" in doc or "layers" in doc):
         raise InvalidManifest(f"unsupported manifest media type {media or '(none)'}")
     return cls(raw=raw, descriptor=descriptor, json=doc, reference=reference)
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidManifest(f"manifest is not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise InvalidManifest("manifest is not a JSON object")
+    return doc
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def pipelined_copy(
                     hasher.update(view)
                     write(view)
                     written[0] += n
-                except BaseException as exc:  # surfaced on the reader thread
+                except BaseException as exc:  # noqa: BLE001 - surfaced on the reader thread
                     failure.append(exc)
             free.put(buf)
 

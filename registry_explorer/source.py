@@ -1,13 +1,13 @@
 """The read API every content source shares: walk indexes to an image, read its config, fetch blobs.
 
 `Client` (a registry) and `Layout` (an OCI image layout directory) each provide only
-`parse`, `manifest` and `open_blob`; everything here is built on those, so both behave alike.
+`parse`, `manifest` and `_raw_blob`; everything here is built on those, so both behave alike.
+The contract they satisfy together is `protocol.Source`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -24,6 +24,7 @@ from .errors import (
     PlatformNotFound,
     RegistryError,
 )
+from .limits import MAX_INDEX_DEPTH, MAX_WALK_MANIFESTS
 from .models import Descriptor, ImageConfig, Index, Manifest
 from .pipeline import check, pipelined_copy
 from .platform import DEFAULT_PLATFORM, Platform, describe, select
@@ -32,8 +33,6 @@ from .retry import RETRY_STATUSES
 
 # blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
 BLOB_LIMIT = 16 << 20
-# Indexes may nest (an index of indexes); more than this is a loop or an attack.
-MAX_INDEX_DEPTH = 4
 # Streaming chunk: large enough to amortise syscalls and hashing calls.
 CHUNK = 1 << 20
 DEFAULT_WORKERS = 4
@@ -52,8 +51,8 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[Descriptor, int, int], None]
 
 
-class Source:
-    """Shared read API over `parse`, `manifest` and `open_blob`, which subclasses provide."""
+class SourceBase:
+    """Shared read API over `parse`, `manifest` and `_raw_blob`, which subclasses provide."""
 
     workers: int = DEFAULT_WORKERS
 
@@ -163,7 +162,7 @@ class Source:
             for fut, digest in futures.items():
                 try:
                     results[digest] = fut.result()
-                except BaseException as exc:  # collected, re-raised below
+                except BaseException as exc:  # noqa: BLE001 - collected, the first re-raised below
                     failures[digest] = exc
         paths = [results[d.digest] for d in descs if d.digest in results]
         if failures:
@@ -257,6 +256,42 @@ class Source:
         return final
 
 
+def walk(source, ref, root: Manifest | Index) -> tuple[list[Manifest | Index], dict[str, Descriptor]]:
+    """Every manifest under `root` (each once, parents first) and every blob they name, by digest.
+
+    A server writes these documents, so the walk is bounded (MAX_INDEX_DEPTH, MAX_WALK_MANIFESTS)
+    and keeps a visited set: an index that lists each child twice, 30 levels deep, would
+    otherwise mean 2**30 walks. Every digest is validated here, before any becomes a file name.
+    """
+    docs: list[Manifest | Index] = []
+    blobs: dict[str, Descriptor] = {}
+    seen: set[str] = set()
+    stack: list[tuple[Manifest | Index, int]] = [(root, 0)]
+    while stack:
+        doc, depth = stack.pop()
+        if doc.digest in seen:
+            continue
+        seen.add(doc.digest)
+        if len(seen) > MAX_WALK_MANIFESTS:
+            raise InvalidManifest(f"{ref}: more than {MAX_WALK_MANIFESTS} manifests under one index")
+        docs.append(doc)
+        if isinstance(doc, Index):
+            if depth >= MAX_INDEX_DEPTH:
+                raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
+            for child in doc.manifests:
+                validate_digest(child.digest)
+                if child.digest not in seen:
+                    stack.append((source.manifest(ref, descriptor=child), depth + 1))
+            continue
+        for d in ([doc.config] if doc.config is not None else []) + doc.layers:
+            validate_digest(d.digest)
+            # Foreign (non-distributable) layers live at their `urls`, not in the registry.
+            if d.urls and ("foreign" in d.media_type or "nondistributable" in d.media_type):
+                continue
+            blobs.setdefault(d.digest, d)
+    return docs, blobs
+
+
 @contextlib.contextmanager
 def _locked(partial: Path):
     """Open (creating) the partial file with an exclusive lock, so two processes never interleave."""
@@ -264,12 +299,21 @@ def _locked(partial: Path):
     f = os.fdopen(fd, "r+b", buffering=0)
     try:
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusive(f.fileno())
         except BlockingIOError:
             raise Cancelled(f"another process is already downloading {partial.name}; try again later") from None
         yield f
     finally:
         f.close()
+
+
+def _lock_exclusive(fd: int) -> None:
+    """flock(LOCK_EX | LOCK_NB) where fcntl exists (POSIX); on Windows, no cross-process lock."""
+    try:
+        import fcntl  # POSIX only: imported here so `import registry_explorer` works on Windows
+    except ImportError:
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _adopt_partial(out, hasher, size: int | None) -> int:

@@ -17,32 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .http.values import lenient_int
+
+# Redaction lives in redact.py (the bottom of the package); these names are re-exported for callers.
+from .redact import REDACTED, SECRET_HEADERS, redact_body, redact_form, redact_headers, redact_url
+
 # A notebook session can make tens of thousands of requests (tags, blobs); keep the latest.
 TRACE_LIMIT = 1000
-REDACTED = "<redacted>"
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth"}
-_SECRET_BODY_KEYS = {"token", "access_token", "refresh_token", "id_token", "password", "secret"}
-
-
-def redact_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """Headers with secret values replaced; the auth scheme (Bearer/Basic) is kept for teaching."""
-    out: dict[str, str] = {}
-    for k, v in (headers or {}).items():
-        if k.lower() in _SECRET_HEADERS:
-            scheme = str(v).split(" ", 1)[0] if " " in str(v) else ""
-            out[k] = f"{scheme} {REDACTED}".strip() if k.lower().endswith("authorization") else REDACTED
-        else:
-            out[k] = str(v)
-    return out
-
-
-def redact_body(obj: Any) -> Any:
-    """A JSON body with token/password fields replaced (recursively)."""
-    if isinstance(obj, dict):
-        return {k: (REDACTED if k.lower() in _SECRET_BODY_KEYS else redact_body(v)) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [redact_body(x) for x in obj]
-    return obj
+__all__ = ["REDACTED", "Exchange", "Trace", "decode_jwt", "parse_rate_limit", "redact_body", "redact_headers",
+           "redact_url"]
 
 
 def decode_jwt(token: str) -> dict[str, Any] | None:
@@ -70,20 +53,16 @@ def parse_rate_limit(headers: Mapping[str, str]) -> dict[str, Any] | None:
         return None
 
     def split(value):
+        # `100;w=21600`: the count, then parameters. A server controls both: lenient_int keeps
+        # them sane (ASCII digits, within int64) or drops them.
         if value is None:
             return None, None
         num, _, rest = str(value).partition(";")
         window = None
         for p in rest.split(";"):
             if p.strip().startswith("w="):
-                try:
-                    window = int(p.strip()[2:])
-                except ValueError:
-                    pass
-        try:
-            return int(num.strip()), window
-        except ValueError:
-            return None, window
+                window = lenient_int(p.strip()[2:])
+        return lenient_int(num), window
 
     limit, w1 = split(lower.get("ratelimit-limit"))
     remaining, w2 = split(lower.get("ratelimit-remaining"))
@@ -136,7 +115,7 @@ class Exchange:
             if kl == "authorization":
                 scheme = v.split(" ", 1)[0]
                 cmd += ' -u "$USERNAME:$PASSWORD"' if scheme.lower() == "basic" else f' -H "Authorization: {scheme} $TOKEN"'
-            elif kl not in _SECRET_HEADERS:
+            elif kl not in SECRET_HEADERS:
                 cmd += " -H " + shlex.quote(f"{k}: {v}")
         for k, v in (self.form or {}).items():
             value = '"$TOKEN"' if v == REDACTED else shlex.quote(v)
@@ -177,15 +156,12 @@ class Trace:
     def start(self, method: str, url: str, purpose: str, request_headers: Mapping[str, str],
               form: Mapping[str, str] | None = None) -> Exchange:
         """Create (and keep) a redacted record for a request about to be sent."""
-        from .transport import redact_url
-
         with self._lock:
             self._seq += 1
             ex = Exchange(
                 seq=self._seq, started=datetime.now(timezone.utc), method=method, url=redact_url(url),
                 purpose=purpose, request_headers=redact_headers(request_headers),
-                form={k: (REDACTED if k.lower() in _SECRET_BODY_KEYS else str(v)) for k, v in form.items()}
-                if form else None,
+                form=redact_form(form),
             )
             if self.enabled:
                 self._records.append(ex)

@@ -161,7 +161,7 @@ def test_secrets_never_in_repr_errors_or_logs(token_registry, caplog):
 def test_tls_with_ca_bundle(tls_registry, images):
     client = client_for(tls_registry)
     assert client.resolve(f"{tls_registry.host}/test/single:v1").digest == images["single"].digest
-    assert client.transport._hosts[tls_registry.host].scheme == "https"
+    assert client.transport.schemes._known[tls_registry.host] == "https"
 
 
 def test_tls_without_ca_fails_clearly(tls_registry):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_explorer.auth import Credential, CredentialStore, TokenCache, parse_challenges
+from registry_explorer.auth import Credential, CredentialStore, parse_challenges
+from registry_explorer.http.auth import TokenCache
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real"
 

@@ -9,7 +9,8 @@ import pytest
 from helpers.standin import Handler, serve
 
 import registry_explorer as rx
-from registry_explorer.transport import ERROR_BODY_LIMIT, TOKEN_LIMIT
+from registry_explorer.http.auth import TOKEN_LIMIT
+from registry_explorer.http.errors import ERROR_BODY_LIMIT
 
 
 class _Hostile(Handler):

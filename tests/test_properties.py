@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import registry_explorer as rx
 from registry_explorer.auth import parse_challenges
-from registry_explorer.client import _next_link
+from registry_explorer.listing import next_link as _next_link
 from registry_explorer.reference import parse_reference
 
 # CI runs more examples than a developer's quick loop; the closing note reports the count.

@@ -255,12 +255,12 @@ def test_hostile_digest_never_names_a_file(setup, tmp_path):
 
 
 def test_private_address_predicate():
-    from registry_explorer.transport import is_private_host
+    from registry_explorer.http.gate import is_private_host
 
     fake = {"s3.example.com": "52.216.8.1", "evil.example.com": "169.254.169.254", "lan.example.com": "10.1.2.3"}
 
-    def resolve(name, port):
-        return [(None, None, None, None, (fake[name], 0))]
+    def resolve(name):
+        return [fake[name]]
 
     assert is_private_host("127.0.0.1") and is_private_host("localhost") and is_private_host("[::1]")
     assert is_private_host("169.254.169.254") and is_private_host("192.168.1.10")
@@ -270,11 +270,11 @@ def test_private_address_predicate():
 
 def test_public_registry_redirect_to_private_address_is_refused(setup, tmp_path, monkeypatch):
     proxy, client, ref, big, waits = setup
-    from registry_explorer import transport
+    # Pretend the registry on 127.0.0.1 is public (gate.is_private is the seam); the blob redirect
+    # goes to the mirror, named "localhost", which is private.
+    from registry_explorer.http.gate import is_private_host
 
-    # Pretend the registry is public; the blob redirect goes to the mirror on 127.0.0.1 (private).
-    real = transport.is_private_host
-    monkeypatch.setattr(transport, "is_private_host", lambda h, resolve=None: False if h == "127.0.0.1" else real(h))
+    monkeypatch.setattr(client.transport.gate, "is_private", lambda h: h != "127.0.0.1" and is_private_host(h))
     proxy.redirect_blobs = True
     monkeypatch.setattr(proxy.mirror, "url", proxy.mirror.url.replace("127.0.0.1", "localhost"))
     with pytest.raises(rx.ConnectionFailed, match="refusing redirect from public registry") as info:
