@@ -13,6 +13,7 @@ from .errors import (
     InvalidPlatform,
     InvalidReference,
     ManifestTooLarge,
+    MissingExtra,
     NotFound,
     PlatformNotFound,
     RegistryError,
@@ -49,7 +50,7 @@ def __getattr__(name: str):
 __all__ = [
     "Explorer", "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Client", "ConnectionFailed", "Credential", "Denied",
     "Descriptor", "DigestMismatch", "Layout", "LayoutReference", "Cancelled", "History", "ImageConfig", "Index", "InvalidManifest",
-    "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "NotFound", "Platform",
+    "InvalidPlatform", "InvalidReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound", "Platform",
     "PlatformNotFound", "Reference", "RegistryError", "RetryPolicy", "RegistryExplorerError", "SizeMismatch", "TooLarge",
     "Unauthorized", "mediatypes", "parse_manifest", "parse_reference",
 ]
