@@ -19,6 +19,7 @@ from .errors import (
     InvalidPlatform,
     InvalidReference,
     ManifestTooLarge,
+    MissingExtra,
     NotFound,
     PlatformNotFound,
     ProtocolError,
@@ -67,7 +68,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cancelled", "Client", "ConnectionFailed", "Credential", "Denied",
     "Descriptor", "DigestMismatch", "Explorer", "History", "ImageConfig", "Index", "InvalidManifest",
-    "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "NotFound",
+    "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
     "parse_reference",

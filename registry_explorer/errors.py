@@ -18,7 +18,8 @@
     │   └── BlobTooLarge
     ├── InvalidManifest             the bytes are not a manifest/index/config we can read
     ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
-    └── Cancelled                   the caller cancelled; partial files were removed
+    ├── Cancelled                   the caller cancelled; partial files were removed
+    └── MissingExtra                (also ImportError) .module .extra .feature  an optional extra is not installed
 
 Messages name what was wrong and what to do; none of them ever contain a credential.
 """
@@ -156,3 +157,17 @@ class PlatformNotFound(RegistryExplorerError):
 
 class Cancelled(RegistryExplorerError):
     """The caller cancelled the operation (e.g. a fetch from the widget); nothing partial is kept."""
+
+
+class MissingExtra(RegistryExplorerError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message names the pip line."""
+
+    def __init__(self, module: str, extra: str, feature: str):
+        self.module = module
+        self.extra = extra
+        self.feature = feature
+        # ImportError's own `name` lets `except ImportError` code see which module was missing.
+        super().__init__(
+            f"{feature} needs the optional package {module!r}: pip install 'registry-explorer[{extra}]'",
+            name=module,
+        )

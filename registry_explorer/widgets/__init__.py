@@ -6,7 +6,8 @@ __all__ = ["Explorer", "ExplorerState"]
 
 
 def __getattr__(name: str):
-    # The view imports ipywidgets; the state (and its tests) must not need it.
+    # The view imports ipywidgets (the `widgets` extra; rx.MissingExtra without it); the state (and
+    # its tests) must not need it, so a plain install can drive ExplorerState.
     if name == "Explorer":
         from .view import Explorer
 

@@ -19,14 +19,17 @@ import contextlib
 import threading
 import time
 
-import ipywidgets as w
 from traitlets import List, Unicode, dlink, link
 
 from .. import mediatypes as mt
+from ..extras import require
 from ..units import human_size
 from . import render
 from .labels import digest12, layer_label
 from .state import MERGED, ExplorerState
+
+# ipywidgets is the `widgets` extra: without it, importing the view raises rx.MissingExtra.
+w = require("ipywidgets", "widgets", "The Explorer widget")
 
 TABS = ("Layers", "Config", "History", "Files", "Referrers", "HTTP", "Tags")
 # A <select> with tens of thousands of options freezes the browser; filtering narrows it.
