@@ -21,23 +21,21 @@ from .digest import manifest_digest
 from .errors import (
     ConnectionFailed,
     DigestMismatch,
-    InvalidManifest,
     InvalidReference,
     ManifestTooLarge,
-    NotFound,
     SizeMismatch,
     TooLarge,
 )
 from .http.response import Response
 from .http.transport import DEFAULT_DEADLINE, Transport
 from .http.values import content_range, header_int
-from .limits import LIST_ITEMS_LIMIT, MANIFEST_LIMIT, PAGE_SIZE, REFERRERS_LIMIT
+from .limits import LIST_ITEMS_LIMIT, MANIFEST_LIMIT, PAGE_SIZE
 from .listing import json_list, pages
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .platform import Platform
 from .reference import Reference, normalize_registry, parse_reference, validate_digest
 from .retry import RetryPolicy, as_policy
-from .source import DEFAULT_WORKERS, ProgressCallback, SourceBase, walk
+from .source import DEFAULT_WORKERS, ProgressCallback, SourceBase
 from .trace import TRACE_LIMIT, Trace
 
 # Manifests are immutable per digest, so caching them is always safe; bound the memory.
@@ -204,25 +202,8 @@ class Client(SourceBase):
         """
         headers = {"Range": f"bytes={offset}-"} if offset else None
         resp = self._blob_response(parse_reference(ref), descriptor, headers=headers, ok=(416,))
-        what = f"blob {descriptor.digest}"
         try:
-            if resp.status == 416:  # we asked for bytes past the end: the blob is shorter
-                raise SizeMismatch(descriptor.size, offset, what=what + " (the registry has fewer bytes)")
-            start = 0
-            length = header_int(resp.headers.get("Content-Length"), what="Content-Length")
-            if resp.status == 200 and length is not None and descriptor.size >= 0 and length != descriptor.size:
-                raise SizeMismatch(descriptor.size, length, what=what)
-            if offset and resp.status == 206:
-                cr = resp.headers.get("Content-Range")
-                parsed = content_range(cr)
-                total = parsed[2] if parsed else None
-                if total is not None and descriptor.size >= 0 and total != descriptor.size:
-                    raise SizeMismatch(descriptor.size, total, what=what)
-                if parsed is None or parsed[0] != offset:
-                    raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}",
-                                           kind="range")
-                start = offset
-            resp.start = start  # where in the blob this body begins (a 206 answer to Range)
+            resp.start = _blob_start(resp, descriptor, offset)  # where in the blob this body begins
             yield resp
         finally:
             resp.close()
@@ -239,30 +220,13 @@ class Client(SourceBase):
         before manifests and index.json is updated last, so an interrupted copy is never listed.
         Every digest is validated before anything touches the filesystem: they become file names.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
-        from .layout import LayoutReference, add_to_index, init_layout, write_manifest_blob
+        from .layout import copy_into_layout
 
         ref = parse_reference(ref)
         root = self.manifest(ref)
         if platform is not None and isinstance(root, Index):
             root = self.image(ref, platform)
-        docs, blobs = walk(self, ref, root)  # validates every digest, bounded depth, each manifest once
-        out = Path(path)
-        init_layout(out)
-        todo = list(blobs.values())
-        for algo in {d.digest.split(":", 1)[0] for d in todo}:
-            (out / "blobs" / algo).mkdir(parents=True, exist_ok=True)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1))) as pool:
-            futures = [pool.submit(self._fetch_to, ref, d, out / "blobs" / d.digest.replace(":", "/", 1),
-                                   progress) for d in todo]
-            for fut in futures:
-                fut.result()
-        for doc in reversed(docs):  # children before the index that lists them
-            write_manifest_blob(out, doc.digest, doc.raw)
-        name = tag if tag is not None else ref.tag
-        add_to_index(out, root.descriptor, name)
-        return LayoutReference(str(out), name, root.digest)
+        return copy_into_layout(self, ref, root, Path(path), tag if tag is not None else ref.tag, progress)
 
     # -- referrers -------------------------------------------------------------------------------
 
@@ -273,46 +237,10 @@ class Client(SourceBase):
         does), falls back to the referrers tag schema `<alg>-<hex>` that pushing clients such as
         oras and regctl maintain. https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
         """
+        from .listing import referrers
+
         ref = parse_reference(ref)
-        digest = ref.digest or self.resolve(ref).digest
-        params = {"artifactType": artifact_type} if artifact_type else None
-        out: list[Descriptor] = []
-        filtered = False
-        missing = False
-
-        def fetch(url: str | None) -> Response:
-            nonlocal missing
-            resp = self.transport.request(
-                "GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}", scope=_scope(ref),
-                params=None if url else params, url=url, headers={"Accept": mt.OCI_INDEX}, purpose="referrers",
-                ok=(404,) if url is None else (),
-            )
-            if resp.status == 404:
-                missing = True
-            return resp
-
-        for resp, body in pages(fetch, self._api_host(ref.registry), f"referrers of {digest}"):
-            if missing:
-                return self._referrers_by_tag(ref, digest, artifact_type)
-            filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
-            out.extend(parse_manifest(body, mt.OCI_INDEX).manifests)
-            if len(out) > REFERRERS_LIMIT:
-                raise TooLarge(f"referrers of {digest}", REFERRERS_LIMIT, len(out), hint=" (counted in descriptors)")
-        # Registries may ignore the filter; apply it ourselves unless they say they did.
-        if artifact_type and not filtered:
-            out = [d for d in out if d.artifact_type == artifact_type]
-        return out
-
-    def _referrers_by_tag(self, ref: Reference, digest: str, artifact_type: str | None) -> list[Descriptor]:
-        tag = digest.replace(":", "-", 1)
-        try:
-            doc = self.manifest(ref.with_tag(tag))
-        except NotFound:
-            return []
-        if not isinstance(doc, Index):
-            raise InvalidManifest(f"referrers fallback tag {tag} in {ref.name} is not an index")
-        out = doc.manifests
-        return [d for d in out if d.artifact_type == artifact_type] if artifact_type else out
+        return referrers(self, ref, ref.digest or self.resolve(ref).digest, artifact_type)
 
     # -- listings ------------------------------------------------------------------------------
 
@@ -352,6 +280,30 @@ class Client(SourceBase):
             if len(out) > LIST_ITEMS_LIMIT:
                 raise TooLarge(f"{purpose} of {registry}", LIST_ITEMS_LIMIT, len(out), hint=" (counted in entries)")
         return out
+
+
+def _blob_start(resp: Response, descriptor: Descriptor, offset: int) -> int:
+    """Check a blob answer against the descriptor and the Range asked for; where its body starts.
+
+    A server that ignores Range answers 200 with everything (start 0); one that honours it
+    answers 206 with a Content-Range that must start at `offset` and total the descriptor's size.
+    """
+    what = f"blob {descriptor.digest}"
+    if resp.status == 416:  # we asked for bytes past the end: the blob is shorter
+        raise SizeMismatch(descriptor.size, offset, what=what + " (the registry has fewer bytes)")
+    length = header_int(resp.headers.get("Content-Length"), what="Content-Length")
+    if resp.status == 200 and length is not None and descriptor.size >= 0 and length != descriptor.size:
+        raise SizeMismatch(descriptor.size, length, what=what)
+    if not (offset and resp.status == 206):
+        return 0
+    cr = resp.headers.get("Content-Range")
+    parsed = content_range(cr)
+    total = parsed[2] if parsed else None
+    if total is not None and descriptor.size >= 0 and total != descriptor.size:
+        raise SizeMismatch(descriptor.size, total, what=what)
+    if parsed is None or parsed[0] != offset:
+        raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}", kind="range")
+    return offset
 
 
 def _valid_digest(d: str) -> bool:

@@ -25,7 +25,7 @@ from .errors import DigestMismatch, InvalidManifest, InvalidReference, ManifestT
 from .limits import MANIFEST_LIMIT
 from .models import Descriptor, Index, Manifest, parse_manifest
 from .reference import validate_digest
-from .source import SourceBase
+from .source import ProgressCallback, SourceBase, walk
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -304,3 +304,28 @@ def add_to_index(path: Path, desc: Descriptor, tag: str | None) -> None:
         if k in index:
             out[k] = index[k]
     _atomic_write(path / "index.json", json.dumps(out, separators=(",", ":")).encode())
+
+
+def copy_into_layout(source, ref, root: Manifest | Index, out: Path, tag: str | None,
+                     progress: ProgressCallback | None = None) -> LayoutReference:
+    """Write `root` and everything under it into the layout at `out` (what `Client.save_layout` does).
+
+    Blobs land before manifests and index.json is updated last, so an interrupted copy is never
+    listed; `walk` validates every digest before any becomes a file name.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs, blobs = walk(source, ref, root)
+    init_layout(out)
+    todo = list(blobs.values())
+    for algo in {d.digest.split(":", 1)[0] for d in todo}:
+        (out / "blobs" / algo).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, min(source.workers, len(todo) or 1))) as pool:
+        futures = [pool.submit(source._fetch_to, ref, d, out / "blobs" / d.digest.replace(":", "/", 1), progress)
+                   for d in todo]
+        for fut in futures:
+            fut.result()
+    for doc in reversed(docs):  # children before the index that lists them
+        write_manifest_blob(out, doc.digest, doc.raw)
+    add_to_index(out, root.descriptor, tag)
+    return LayoutReference(str(out), tag, root.digest)

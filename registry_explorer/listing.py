@@ -14,9 +14,11 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .errors import ProtocolError, RegistryError, TooLarge
+from . import mediatypes as mt
+from .errors import InvalidManifest, NotFound, ProtocolError, RegistryError, TooLarge
 from .http.values import http_url, netloc
-from .limits import LIST_BYTES_LIMIT, MAX_PAGES, PAGE_LIMIT
+from .limits import LIST_BYTES_LIMIT, MAX_PAGES, PAGE_LIMIT, REFERRERS_LIMIT
+from .models import Index, parse_manifest
 
 # Sends a request for the first page (url=None) or a next link (url=...); returns a Response.
 PageFetcher = Callable[["str | None"], Any]
@@ -74,3 +76,50 @@ def json_list(body: bytes, key: str, what: str) -> list:
     if not isinstance(items, list):
         raise ProtocolError(f"{what} page has {key!r} that is not a list", what=what)
     return items
+
+
+def referrers(client, ref, digest: str, artifact_type: str | None) -> list:
+    """Descriptors whose subject is `digest`: the referrers API, else the `<alg>-<hex>` tag schema.
+
+    https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
+    """
+    params = {"artifactType": artifact_type} if artifact_type else None
+    out: list = []
+    filtered = False
+    missing = False
+
+    def fetch(url: str | None):
+        nonlocal missing
+        resp = client.transport.request(
+            "GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}", scope=f"repository:{ref.repository}:pull",
+            params=None if url else params, url=url, headers={"Accept": mt.OCI_INDEX}, purpose="referrers",
+            ok=(404,) if url is None else (),
+        )
+        if resp.status == 404:
+            missing = True
+        return resp
+
+    for resp, body in pages(fetch, client._api_host(ref.registry), f"referrers of {digest}"):
+        if missing:
+            return _referrers_by_tag(client, ref, digest, artifact_type)
+        filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
+        out.extend(parse_manifest(body, mt.OCI_INDEX).manifests)
+        if len(out) > REFERRERS_LIMIT:
+            raise TooLarge(f"referrers of {digest}", REFERRERS_LIMIT, len(out), hint=" (counted in descriptors)")
+    # Registries may ignore the filter; apply it ourselves unless they say they did.
+    if artifact_type and not filtered:
+        out = [d for d in out if d.artifact_type == artifact_type]
+    return out
+
+
+def _referrers_by_tag(client, ref, digest: str, artifact_type: str | None) -> list:
+    """The referrers tag schema: an index tagged `<alg>-<hex>` that pushing clients (oras, regctl) keep."""
+    tag = digest.replace(":", "-", 1)
+    try:
+        doc = client.manifest(ref.with_tag(tag))
+    except NotFound:
+        return []
+    if not isinstance(doc, Index):
+        raise InvalidManifest(f"referrers fallback tag {tag} in {ref.name} is not an index")
+    out = doc.manifests
+    return [d for d in out if d.artifact_type == artifact_type] if artifact_type else out

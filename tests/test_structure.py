@@ -1,0 +1,181 @@
+"""The package's structure, checked from its source: import rules, no cycles, module and class sizes.
+
+These are the rules a new maintainer relies on when reading the code (issue 11): the pure
+modules never reach the network stack, the widget's state runs without ipywidgets, nothing
+outside widgets/ depends on the widget, and nothing imports in a circle.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "registry_explorer"
+NETWORK = ("requests", "urllib3", "http.client", "socket", "ssl")
+PURE = ("reference", "models", "platform", "digest", "errors", "mediatypes", "frames")
+# A module does one job and reads in one sitting; samples.py is data (the sandbox's images).
+MODULE_LINES, CLASS_LINES = 400, 250
+SIZE_EXEMPT = {"sandbox/samples.py"}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def _imports(name: str) -> list[tuple[str, str | None]]:
+    """(imported module, enclosing function or None) for every import statement of a module."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: list[tuple[str, str | None]] = []
+
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue  # typing only: never executed
+            f = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else func
+            if isinstance(child, ast.Import):
+                out.extend((a.name, f) for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (child.level - 1)]
+                    mod = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    mod = child.module or ""
+                out.append((mod, f))
+                for a in child.names:  # `from . import frames` imports a submodule
+                    if f"{mod}.{a.name}" in MODULES:
+                        out.append((f"{mod}.{a.name}", f))
+            visit(child, f)
+
+    visit(tree, None)
+    return out
+
+
+def _ours(mod: str) -> list[str]:
+    """The package modules that importing `mod` executes: the module and its parent packages."""
+    parts = mod.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1) if ".".join(parts[:i]) in MODULES]
+
+
+def _closure(start: str) -> dict[str, str]:
+    """Every module (ours and foreign) reachable from `start`, with the module that imported it."""
+    seen: dict[str, str] = {}
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        for mod, _ in _imports(name):
+            for target in _ours(mod) or [mod]:
+                if target not in seen:
+                    seen[target] = name
+                    if target in MODULES:
+                        todo.append(target)
+    return seen
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_modules_never_reach_the_network_stack(name):
+    reached = _closure(f"registry_explorer.{name}")
+    bad = {m: via for m, via in reached.items() if any(m == n or m.startswith(n + ".") for n in NETWORK)}
+    assert not bad, f"registry_explorer.{name} reaches {bad} (module: imported by)"
+
+
+def test_widget_state_runs_without_ipywidgets():
+    reached = _closure("registry_explorer.widgets.state")
+    assert not [m for m in reached if m.startswith("ipywidgets")], reached
+
+
+def test_nothing_outside_widgets_imports_widgets():
+    offenders = [
+        (name, mod) for name in MODULES if not name.startswith("registry_explorer.widgets")
+        for mod, _ in _imports(name) if mod.startswith("registry_explorer.widgets")
+    ]
+    assert offenders == []
+
+
+def test_no_import_cycles():
+    """No cycles, function-level imports included; only the `_repr_html_` display hooks are exempt."""
+    graph = {
+        name: {t for mod, f in _imports(name) if f != "_repr_html_" for t in _ours(mod) if t != name}
+        for name in MODULES
+    }
+    # A package's own __init__ is executed before its submodules; an edge into a parent package is not a loop.
+    for name, targets in graph.items():
+        graph[name] = {t for t in targets if not name.startswith(t + ".")}
+    cycles, state, stack = [], {}, []
+
+    def dfs(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                dfs(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            dfs(node)
+    assert cycles == []
+
+
+def test_module_and_class_sizes():
+    too_long = []
+    for name, path in MODULES.items():
+        rel = path.relative_to(PKG).as_posix()
+        if rel in SIZE_EXEMPT:
+            continue
+        text = path.read_text()
+        if text.count("\n") > MODULE_LINES:
+            too_long.append(f"{rel}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > CLASS_LINES:
+                too_long.append(f"{rel}: class {node.name} {node.end_lineno - node.lineno + 1} lines")
+    assert too_long == []
+
+
+def _python(code: str, *extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, *extra, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=PKG.parent, timeout=60)
+
+
+def test_importing_reference_loads_no_http_library():
+    """As `python -X importtime -c "import registry_explorer.reference"` would show."""
+    p = _python("import registry_explorer.reference", "-X", "importtime")
+    assert p.returncode == 0, p.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in p.stderr.splitlines() if "|" in line}
+    assert "registry_explorer.reference" in loaded  # the measurement itself worked
+    assert not [m for m in loaded if m.split(".")[0] in ("requests", "urllib3", "ssl")]
+
+
+def test_import_works_without_fcntl():
+    """Windows has no fcntl: `import registry_explorer` (and a Client) must not need it."""
+    p = _python("import sys; sys.modules['fcntl'] = None\n"
+                "import registry_explorer as rx\n"
+                "rx.Client(docker_config={}); import registry_explorer.source\n"
+                "print('fcntl' in sys.modules and sys.modules['fcntl'] is not None)")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "False"
+
+
+def test_dir_lists_the_lazy_names():
+    import registry_explorer as rx
+
+    assert {"Explorer", "Layout", "Client", "Source", "frames"} <= set(dir(rx))
+    assert set(rx.__all__) <= set(dir(rx))
