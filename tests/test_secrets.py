@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from helpers.clients import seed
+from helpers.hostile import fake_dns, leaks  # noqa: F401  (fake_dns is a fixture)
+from helpers.hostile_hosts import SECRETS, cases, run
 
 import registry_explorer as rx
 from registry_explorer import frames
@@ -114,12 +116,10 @@ def test_no_secret_anywhere(reg, tmp_path, caplog):
 # Every byte each foreign host received is searched for the password, the Basic value, the
 # Bearer token and the identity token. No real registry is needed: all hosts are recording servers.
 
-from helpers.hostile import fake_dns  # noqa: E402,F401  (fixture)
-from helpers.hostile_hosts import SECRETS, cases, run  # noqa: E402
 
-
+@pytest.mark.usefixtures("fake_dns")
 @pytest.mark.parametrize(("scenario", "kind"), cases(), ids=lambda v: getattr(v, "name", v))
-def test_no_secret_reaches_a_foreign_host(fake_dns, scenario, kind):
+def test_no_secret_reaches_a_foreign_host(scenario, kind):
     w, client, _, exc = run(scenario, kind)
     assert w.servers["registry"].count() > 0, "the scenario reached the registry"
     found = {name: leaks_ for name in scenario.foreign if (leaks_ := _leaks_of(w, name))}
@@ -130,6 +130,4 @@ def test_no_secret_reaches_a_foreign_host(fake_dns, scenario, kind):
 
 
 def _leaks_of(w, name: str) -> list[str]:
-    from helpers.hostile import leaks
-
     return leaks(w.servers[name], SECRETS)

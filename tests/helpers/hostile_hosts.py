@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+import registry_explorer as rx
 from helpers.hostile import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -26,8 +27,6 @@ from helpers.hostile import (
     recording_server,
     sha256,
 )
-
-import registry_explorer as rx
 
 USER = "hostile-user"
 PASSWORD = "Pw-hostile-UNLIKELY-4411"
