@@ -160,11 +160,18 @@ class RecordingHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # The client's https probe of a plain-http port resets connections; that is expected here.
+        pass
+
+
 @contextlib.contextmanager
 def recording_server(responder: Responder) -> Iterator[Recorder]:
     """Serve `responder` on 127.0.0.1 (random port) in daemon threads; yields the Recorder."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), RecordingHandler)
-    srv.daemon_threads = True
+    srv = _QuietServer(("127.0.0.1", 0), RecordingHandler)
     rec = Recorder(f"127.0.0.1:{srv.server_address[1]}")
     srv.recorder = rec  # type: ignore[attr-defined]
     srv.responder = responder  # type: ignore[attr-defined]
