@@ -340,3 +340,21 @@ def tree_snapshot(root) -> set[str]:
         for n in dirnames + filenames:
             out.add(os.path.relpath(os.path.join(dirpath, n), root))
     return out
+
+
+def static_registry(files: dict[str, tuple[bytes, str]]) -> Responder:
+    """A registry without auth serving exact bytes by path (query ignored); Docker-Content-Digest is sent."""
+    def respond(h: RecordingHandler, s: Seen) -> None:
+        path = s.path.split("?", 1)[0]
+        if path == "/v2/":
+            return h.json(200, {})
+        if path not in files:
+            return h.json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": path}]})
+        body, ctype = files[path]
+        h.reply(200, body, {"Content-Type": ctype, "Docker-Content-Digest": sha256(body)})
+    return respond
+
+
+def plain_client(**kwargs) -> rx.Client:
+    """A client with no credentials and no retries (a hostile test must see the first outcome)."""
+    return rx.Client(docker_config={}, retries=0, timeout=kwargs.pop("timeout", 5), **kwargs)
