@@ -46,9 +46,10 @@ def forged_schema1() -> tuple[bytes, bytes]:
     head, tail = payload[:-2], payload[-2:]
     evil_hist = json.dumps({"architecture": "amd64", "config": {"Cmd": ["/evil"]}})
     protected = _b64(json.dumps({"formatLength": len(head), "formatTail": _b64(tail)}).encode())
-    forged = head + (',\n   "fsLayers": [{"blobSum": "%s"}],\n   "history": [{"v1Compatibility": %s}],\n'
-                     '   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2ln", "protected": "%s"}]\n}'
-                     % (EVIL_LAYER, json.dumps(evil_hist), protected)).encode()
+    sigs = [{"header": {"alg": "ES256"}, "signature": "c2ln", "protected": protected}]
+    extra = (f',\n   "fsLayers": [{{"blobSum": "{EVIL_LAYER}"}}],\n   "history": [{{"v1Compatibility": '
+             f'{json.dumps(evil_hist)}}}],\n   "signatures": {json.dumps(sigs)}\n}}')
+    forged = head + extra.encode()
     return payload, forged
 
 
