@@ -5,24 +5,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tarfile
 
 import pytest
 from helpers.hostile import (
     OCI_INDEX,
     OCI_LAYER_GZ,
     OCI_MANIFEST,
+    RSS_BOUND,
     bounded,
     image,
     layer_tar,
     outcome,
     plain_client,
     recording_server,
+    run_isolated,
     sha256,
     static_registry,
     tree_snapshot,
+    write_layout,
 )
 
 import registry_explorer as rx
+from registry_explorer.extract import extract_layer
 
 
 def _serve_image(manifest: bytes, blobs: dict[str, bytes], tag: str = "v1") -> dict:
@@ -143,3 +149,96 @@ def test_image_files_fetches_a_repeated_layer_once():
     assert exc is None, f"{type(exc).__name__}: {exc}"
     assert gets == 1, f"the repeated layer was fetched {gets} times"
     assert len(df) == 2000 and set(df["layer_index"]) == {39}, "the merged view: the top copy wins"
+
+
+# -- special files in a layout -------------------------------------------------------------------------
+
+FOUR_GIB = 4 << 30
+
+
+def _special(path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        os.symlink("/dev/zero", path)
+    else:  # a sparse file: 4 GiB long, no disk used
+        with open(path, "wb") as f:
+            f.truncate(FOUR_GIB)
+
+
+def _layout_with_special(root, target: str, kind: str) -> str:
+    """A layout whose index.json, manifest blob or layer blob is special; returns the call to make."""
+    layer = b"layer bytes"
+    manifest, blobs = image([layer])
+    entry = {"mediaType": OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest),
+             "annotations": {"org.opencontainers.image.ref.name": "v1"}}
+    write_layout(root, {**blobs, sha256(manifest): manifest}, [entry])
+    if target == "index.json":
+        os.unlink(root / "index.json")
+        _special(root / "index.json", kind)
+        return "rx.Layout(path).tags()"
+    digest = sha256(manifest) if target == "manifest" else sha256(layer)
+    blob = root / "blobs" / "sha256" / digest.split(":")[1]
+    os.unlink(blob)
+    _special(blob, kind)
+    if target == "manifest":
+        return "rx.Layout(path).manifest('v1')"
+    return "L = rx.Layout(path); L.blob('v1', L.image('v1').layers[0])"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "sparse-4GiB"])
+@pytest.mark.parametrize("target", ["index.json", "manifest", "layer"])
+def test_layout_special_files_are_refused_quickly(tmp_path, target, kind):
+    """Read with a byte cap, never trust st_size of a non-regular file, refuse non-regular files.
+
+    Runs in a child process with an address-space cap: today's code hangs on a FIFO and reads
+    /dev/zero until memory runs out, which must not happen inside the test run.
+    """
+    root = tmp_path / "layout"
+    code = _layout_with_special(root, target, kind)
+    out = run_isolated(code, root, timeout=4.0)
+    assert out["type"] not in (None, "hang", "crash"), f"{target} as {kind}: {out}"
+    assert out["rx"], f"{target} as {kind}: {out['type']} escaped: {out['msg']}"
+    assert out["elapsed"] < 2.0 and out["rss_growth"] < RSS_BOUND, out
+
+
+# -- extraction that fights the directory tree ----------------------------------------------------------
+
+
+def _info(name: str, kind: str, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE}[kind]
+    info.linkname = link
+    info.mode = 0o755 if kind == "dir" else 0o644
+    return info
+
+
+EXTRACT_CASES = {
+    "file-replaces-dir": ([_info("a", "dir"), _info("a/keep", "file"), _info("a", "file")], "a"),
+    "symlink-replaces-dir": ([_info("a", "dir"), _info("a/keep", "file"), _info("a", "symlink", "keep")], "a"),
+    "entry-under-a-file": ([_info("a", "file"), _info("a/b", "file")], "a/b"),
+    "dir-under-a-file": ([_info("a", "file"), _info("a/b", "dir")], "a/b"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXTRACT_CASES))
+def test_extraction_refuses_entries_that_fight_the_tree(tmp_path, case):
+    members, refused = EXTRACT_CASES[case]
+    layer = layer_tar(members)
+    manifest, blobs = image([layer])
+    root = tmp_path / "layout"
+    write_layout(root, {**blobs, sha256(manifest): manifest}, [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest),
+         "annotations": {"org.opencontainers.image.ref.name": "v1"}}])
+    lay = rx.Layout(root)
+    desc = lay.image("v1").layers[0]
+    before = tree_snapshot(tmp_path)
+    with bounded(5):
+        result, exc = outcome(lambda: extract_layer(lay, lay.parse("v1"), desc, tmp_path / "dest"))
+    assert exc is None, f"{type(exc).__name__} escaped: {exc}"
+    assert refused in result.refused, f"{refused!r} not listed as refused: {result.refused}"
+    assert result.refused[refused], "the refusal gives a reason"
+    new = {p.split("/")[0] for p in tree_snapshot(tmp_path) - before}
+    assert new == {"dest"}, f"written outside the destination: {new}"
+    first = members[0]
+    assert (tmp_path / "dest" / "a").is_dir() == first.isdir(), "the earlier entry stands"
