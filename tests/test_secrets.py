@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from helpers.clients import seed
+from helpers.hostile import fake_dns, leaks  # noqa: F401  (fake_dns is a fixture)
+from helpers.hostile_hosts import SECRETS, cases, run
 
 import registry_explorer as rx
 from registry_explorer import frames
@@ -107,3 +109,25 @@ def test_no_secret_anywhere(reg, tmp_path, caplog):
     leaks += [f"{s[:6]}… in {p}" for p in files for s in secrets if s.encode() in p.read_bytes()]
     assert leaks == []
     assert "Authorization" in haystack, "the search did cover request headers (redacted)"
+
+
+# -- multi-host scenarios (issue 10, class 1) ------------------------------------------------------
+# A hostile registry, or a host it redirects to, names another host in Link, Location or a realm.
+# Every byte each foreign host received is searched for the password, the Basic value, the
+# Bearer token and the identity token. No real registry is needed: all hosts are recording servers.
+
+
+@pytest.mark.usefixtures("fake_dns")
+@pytest.mark.parametrize(("scenario", "kind"), cases(), ids=lambda v: getattr(v, "name", v))
+def test_no_secret_reaches_a_foreign_host(scenario, kind):
+    w, client, _, exc = run(scenario, kind)
+    assert w.servers["registry"].count() > 0, "the scenario reached the registry"
+    found = {name: leaks_ for name in scenario.foreign if (leaks_ := _leaks_of(w, name))}
+    assert found == {}, f"secrets reached foreign hosts: {found}"
+    assert exc is None or isinstance(exc, rx.RegistryExplorerError), f"{type(exc).__name__} escaped: {exc}"
+    texts = [str(exc), repr(exc), repr(client), repr(client.trace), *(ex.as_curl() for ex in client.trace)]
+    assert [s for s in SECRETS if any(s in t for t in texts)] == [], "secrets in errors, reprs or the trace"
+
+
+def _leaks_of(w, name: str) -> list[str]:
+    return leaks(w.servers[name], SECRETS)
