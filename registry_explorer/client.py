@@ -86,6 +86,11 @@ class Client(SourceBase):
         return self.transport.trace
 
     @property
+    def deadline(self) -> float | None:
+        """Seconds allowed to read one whole document (manifest, config, token, list page)."""
+        return self.transport.wire.deadline
+
+    @property
     def rate_limit(self) -> dict | None:
         """The latest RateLimit-Limit/Remaining the registry sent (Docker Hub), or None."""
         return self.transport.rate_limit

@@ -20,7 +20,8 @@ LIST_ITEMS_LIMIT = 1_000_000
 REFERRERS_LIMIT = 100_000
 # A hostile registry could paginate forever with tiny pages.
 MAX_PAGES = 10_000
-# Indexes may nest (an index of indexes, allowed by the image spec); deeper is a loop or an attack.
-MAX_INDEX_DEPTH = 8
+# Indexes may nest (an index of indexes, allowed by the image spec). Real ones nest 1-2 deep; walks keep
+# a visited set, so depth costs little until it is an attack (a 1,100-deep chain).
+MAX_INDEX_DEPTH = 64
 # Manifests walked for one copy (save_layout): a big multi-platform index has a few dozen.
 MAX_WALK_MANIFESTS = 10_000

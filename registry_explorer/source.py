@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -118,8 +119,14 @@ class SourceBase:
         if descriptor.size > limit:
             raise BlobTooLarge(what, limit, descriptor.size, hint="; stream it with open_blob() or fetch_blobs()")
         chunks, total = [], 0
+        started = time.monotonic()
+        deadline = getattr(self, "deadline", None)  # a config is a document: the same total deadline
         with self.open_blob(ref, descriptor) as reader:
             while chunk := reader.read(CHUNK):
+                if deadline is not None and time.monotonic() - started > deadline:
+                    raise ConnectionFailed(f"reading {what} took longer than {deadline:g}s (the server sends "
+                                           "too slowly); raise deadline= if this registry is just slow",
+                                           kind="timeout")
                 total += len(chunk)
                 if total > limit:  # only reachable when the size is unknown (schema1)
                     raise BlobTooLarge(what, limit, None)
