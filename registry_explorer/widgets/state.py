@@ -8,8 +8,8 @@ Client read API works as the source (`resolve`, `manifest`, `image`, `config`, `
 Methods never raise for what a user can get wrong (a bad reference, a missing tag, a network
 failure): they return False and put one clear sentence in `error` (and `status`).
 
-This module holds navigation (resolve, history, platforms); fetching.py, listings.py and
-core.py hold the rest.
+This module holds navigation (resolve, history, platforms); fetching.py, listings.py,
+tabs.py (what a tab loads when shown) and core.py hold the rest.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from .core import READY, serialized
 from .fetching import FetchMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural
 from .listings import MERGED, ListingsMixin
+from .tabs import TabsMixin
 
 __all__ = ["MERGED", "READY", "ExplorerState"]
 
 
-class ExplorerState(FetchMixin, ListingsMixin):
+class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
     """What the Explorer shows (traits) and what it can do (methods); usable without a kernel."""
 
     back_stack = List(help="Earlier (reference, platform) entries; back() returns to the last one.")
@@ -121,6 +122,7 @@ class ExplorerState(FetchMixin, ListingsMixin):
         self.selected = []
         self.choices = []
         self.referrers = []
+        self.referrers_for = None
         self._clear_files()
         self.manifest = None  # last: observers of `manifest` see everything else already updated
 
@@ -221,8 +223,10 @@ class ExplorerState(FetchMixin, ListingsMixin):
         self.choices = choices
         self.selected = keep
         self.referrers = []
+        self.referrers_for = None
         self._clear_files()
         self.manifest = doc  # last: observers of `manifest` see its config, layers and choices ready
+        self._load_tab()  # the tab on screen shows the new image's listing, not a stale one
 
     # -- platforms -------------------------------------------------------------------------------
 
