@@ -58,7 +58,6 @@ _PARSE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One tar member of a layer, path normalised ('./usr/bin/' -> 'usr/bin', root -> '.').
