@@ -19,7 +19,6 @@ from .html_trace import TRACE_HTML_LIMIT, exchange_html, trace_html
 from .units import human_size
 
 # human_size lives in units.py (shared with frames); re-exported here as part of this module's API.
-# _wrap is re-exported for widgets/render.py, which frames its panes the same way.
 __all__ = [
     "DOCKER_SPEC", "OCI_SPEC", "TRACE_HTML_LIMIT", "config_html", "descriptor_html", "exchange_html", "human_size",
     "index_html", "manifest_html", "reference_html", "short_digest", "spec_url", "trace_html",

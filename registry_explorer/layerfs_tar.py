@@ -289,5 +289,5 @@ def _verify_rest(blob) -> None:
             pass
     except (DigestMismatch, SizeMismatch):
         raise
-    except Exception:  # the connection broke too: the parse error stays the one to report
+    except Exception:  # noqa: BLE001 - the connection broke too: the parse error stays the one to report
         return

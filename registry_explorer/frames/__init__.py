@@ -8,11 +8,27 @@ and `compare_frame`.
 """
 
 from .files import (
-    entries_frame, files, files_frame, image_files, image_files_frame, merged_frame, wasted, wasted_frame,
+    entries_frame,
+    files,
+    files_frame,
+    image_files,
+    image_files_frame,
+    merged_frame,
+    wasted,
+    wasted_frame,
 )
 from .manifests import (
-    compare, compare_frame, compare_images, history, layers, platforms, referrers, referrers_frame, tags,
-    tags_frame, trace,
+    compare,
+    compare_frame,
+    compare_images,
+    history,
+    layers,
+    platforms,
+    referrers,
+    referrers_frame,
+    tags,
+    tags_frame,
+    trace,
 )
 
 __all__ = [

@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Int, List, Unicode, observe
 
@@ -81,7 +80,7 @@ class ListingsMixin(StateCore):
         with self._operation(f"Listing the tags of {self.ref.name}…"):
             try:
                 names = sorted(self.client.tags(self.ref.repo()))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "listing tags")
         self._all_tags = names
         self._tag_page = max(1, int(page_size))
@@ -111,7 +110,7 @@ class ListingsMixin(StateCore):
         with self._operation(f"Looking for referrers of {digest12(digest)}…"):
             try:
                 descs = self.client.referrers(self.ref.repo().with_digest(digest))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "listing referrers")
         self.referrers_for = digest  # before `referrers`: its observers read both
         self.referrers = [
@@ -159,7 +158,7 @@ class ListingsMixin(StateCore):
                         i, d = by_digest[key]
                         df = frames.files(self.client, self.ref, d)
                         rows = [_row(r, i, d.digest) for r in df.to_dict("records")]
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                     return self._fail(exc, "listing files")
             self._listings[cache_key] = rows
             self.status = f"{what[0].upper()}{what[1:]} has {plural(len(rows), 'entry')}."
@@ -216,7 +215,7 @@ class ListingsMixin(StateCore):
             with self._operation(f"Reading {path}…"):
                 try:
                     data = read_member(self.client, self.ref, desc, path)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                     return self._fail(exc, "reading a file")
             text = as_text(data) if data is not None else None
             if data is None:

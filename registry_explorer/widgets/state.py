@@ -102,7 +102,7 @@ class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
             return self._say("Resolve an image first; referrers are looked up in its repository.")
         try:
             target = self.ref.repo().with_digest(digest)
-        except Exception as exc:  # a malformed digest typed in a notebook
+        except Exception as exc:  # noqa: BLE001 - a malformed digest typed in a notebook: an error sentence
             return self._fail(exc, "opening a referrer")
         return self.resolve(str(target))
 
@@ -138,7 +138,7 @@ class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
                 self.ref = ref
                 desc = self.client.resolve(ref)
                 doc = self.client.manifest(ref, desc)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "resolving")
             if ref.name != old_repo:  # tags belong to a repository; keep them while it stays
                 self._all_tags = None
@@ -167,7 +167,7 @@ class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
                 if isinstance(doc, Index):  # an index nested in an index: walk it the usual way
                     doc = self.client.image(self.ref.repo().with_digest(desc.digest))
                 config = self._config_of(doc)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, f"loading {label}")
             self.platform = label
             self._set_manifest(doc, config)
@@ -181,7 +181,7 @@ class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
     def _show_image(self, doc: Manifest) -> bool:
         try:
             config = self._config_of(doc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
             return self._fail(exc, "reading the config")
         self._set_manifest(doc, config)
         plat = config.platform if config is not None else None
