@@ -137,18 +137,19 @@ class _Node(NamedTuple):
 _IMPLICIT = _Node(0, False)  # dive's FileInfo{} for a parent directory the tar never listed
 
 
+def _set_with_parents(tree: _Tree, path: str, node: _Node) -> None:
+    """Set `node` at `path`, creating missing parents as dive does (an empty FileInfo)."""
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        p = "/".join(parts[:i])
+        if p not in tree.nodes:
+            tree.set(p, _IMPLICIT)
+    tree.set(path, node)
+
+
 def _dive_tree(entries: Iterable[Entry]) -> _Tree:
     """One layer as dive's FileTree: parents created implicitly, opaque markers dropped."""
     tree = _Tree()
-
-    def add(path: str, node: _Node) -> None:
-        """Add `node` at `path`, creating missing parents implicitly."""
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            p = "/".join(parts[:i])
-            if p not in tree.nodes:
-                tree.set(p, _IMPLICIT)
-        tree.set(path, node)
 
     for e in entries:
         if e.path == "." and e.whiteout is None:
@@ -156,13 +157,13 @@ def _dive_tree(entries: Iterable[Entry]) -> _Tree:
         if e.whiteout == "opaque":
             # dive's AddPath creates the parents, then refuses the `.wh..wh.` name itself.
             if e.path != "." and e.path not in tree.nodes:
-                add(e.path, _IMPLICIT)
+                _set_with_parents(tree, e.path, _IMPLICIT)
             continue
         if e.whiteout == "file":
             parent, name = posixpath.split(e.path)
-            add(posixpath.join(parent, WHITEOUT_PREFIX + name), _Node(0, False, True))
+            _set_with_parents(tree, posixpath.join(parent, WHITEOUT_PREFIX + name), _Node(0, False, True))
         else:
-            add(e.path, _Node(e.size, e.type == "dir"))
+            _set_with_parents(tree, e.path, _Node(e.size, e.type == "dir"))
     return tree
 
 
@@ -233,12 +234,7 @@ def efficiency(layers: Sequence[Iterable[Entry]]) -> Efficiency:
             if node.whiteout:
                 stacked.remove(_target(path))
                 continue
-            parts = path.split("/")
-            for i in range(1, len(parts)):
-                p = "/".join(parts[:i])
-                if p not in stacked.nodes:
-                    stacked.set(p, _IMPLICIT)
-            stacked.set(path, node)
+            _set_with_parents(stacked, path, node)
     discovered = sum(u[1] for u in usage.values())
     minimum = sum(u[2] for u in usage.values())
     score = minimum / discovered if discovered else 1.0

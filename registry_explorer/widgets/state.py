@@ -67,24 +67,22 @@ class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
     @serialized
     def back(self) -> bool:
         """Go to the previous reference (and the platform chosen there)."""
-        if not self.back_stack:
-            return False
-        entry = self.back_stack[-1]
-        self.back_stack = self.back_stack[:-1]
-        if self._current is not None:
-            self.forward_stack = [*self.forward_stack, self._current]
-        self._current = entry
-        return self._load(*entry)
+        return self._step("back_stack", "forward_stack")
 
     @serialized
     def forward(self) -> bool:
         """Go forward again after back()."""
-        if not self.forward_stack:
+        return self._step("forward_stack", "back_stack")
+
+    def _step(self, source: str, target: str) -> bool:
+        """Pop the last entry of the `source` history stack and show it; what was shown goes on `target`."""
+        stack = getattr(self, source)
+        if not stack:
             return False
-        entry = self.forward_stack[-1]
-        self.forward_stack = self.forward_stack[:-1]
+        entry = stack[-1]
+        setattr(self, source, stack[:-1])  # a new list: traitlets notifies only on assignment
         if self._current is not None:
-            self.back_stack = [*self.back_stack, self._current]
+            setattr(self, target, [*getattr(self, target), self._current])
         self._current = entry
         return self._load(*entry)
 
