@@ -150,7 +150,6 @@ def _set_with_parents(tree: _Tree, path: str, node: _Node) -> None:
 def _dive_tree(entries: Iterable[Entry]) -> _Tree:
     """One layer as dive's FileTree: parents created implicitly, opaque markers dropped."""
     tree = _Tree()
-
     for e in entries:
         if e.path == "." and e.whiteout is None:
             continue  # dive skips the root entry

@@ -35,6 +35,8 @@ def _new_record(method: str, path: str, query: dict[str, str], scopes: list[str]
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """One /token request; `token_server` is bound per server (see TokenServer.start)."""
+
     token_server: TokenServer  # set on the bound subclass
     protocol_version = "HTTP/1.1"
     server_version = "rx-test-token-server/1.0"
