@@ -49,7 +49,7 @@ def image_files_frame(placed: Iterable[Placed]) -> pd.DataFrame:
     """One row per path of a merged filesystem (pure); columns IMAGE_FILE_COLUMNS."""
     cols: dict[str, list[Any]] = {c: [] for c in IMAGE_FILE_COLUMNS}
     for p in placed:
-        for c in IMAGE_FILE_COLUMNS[:8]:
+        for c in IMAGE_FILE_COLUMNS[:8]:  # the Entry fields; the last two say which layer wrote the path
             cols[c].append(getattr(p.entry, c))
         cols["layer_index"].append(p.layer_index)
         cols["layer_digest"].append(p.layer_digest)

@@ -42,6 +42,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str], nullable_ints: Iterab
 
 def platforms(index: Index | Manifest) -> pd.DataFrame:
     """One row per descriptor of an index (a single manifest gives one row for itself)."""
+    # A plain manifest is one platform: the same columns keep notebook code branch-free.
     descs = index.manifests if isinstance(index, Index) else [index.descriptor]
     rows = []
     for d in descs:
@@ -111,8 +112,12 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
     diff_ids = config.diff_ids
     layer_digests = [d.digest for d in manifest.layers] if manifest is not None else None
     producing = [h for h in hist if not h.empty_layer]
+    # Same pairing as align_history: Windows images mark nothing empty, so when the history has
+    # one entry per layer, every entry made a layer ("direct").
     direct = len(producing) != len(diff_ids) and len(hist) == len(diff_ids)
     rows, k = [], 0
+    # More producing entries than layers: align from the end (the newest entry with the top
+    # layer), as align_history does, so pairing starts `offset` entries in.
     offset = max(0, len(producing) - len(diff_ids)) if not direct else 0
     seen_producing = 0
     for h in hist:
@@ -173,6 +178,7 @@ def referrers(client: Source, ref, *, artifact_type: str | None = None) -> pd.Da
 
 
 def _env_map(env: list[str]) -> dict[str, str]:
+    # Config `Env` is a list of "KEY=value" (image-spec config.md); a later duplicate wins.
     out = {}
     for item in env:
         k, _, v = item.partition("=")
@@ -184,6 +190,7 @@ def compare_frame(manifest_a: Manifest, config_a: ImageConfig, manifest_b: Manif
                   config_b: ImageConfig) -> pd.DataFrame:
     """Pure core of `compare`: layer rows (shared/only_a/only_b) then config rows (same/changed/only_*)."""
     rows: list[dict[str, Any]] = []
+    # Layers are content-addressed: the same digest in both images is the same blob, stored once.
     pos_a = {d.digest: i for i, d in enumerate(manifest_a.layers)}
     pos_b = {d.digest: i for i, d in enumerate(manifest_b.layers)}
     sizes = {d.digest: d.size for d in manifest_a.layers + manifest_b.layers}
@@ -207,6 +214,7 @@ def compare_frame(manifest_a: Manifest, config_a: ImageConfig, manifest_b: Manif
         rows.append({"kind": kind, "key": kind, "a": x, "b": y, "status": "same" if x == y else "changed",
                      "size": None})
     df = _frame(rows, COMPARE_COLUMNS)
+    # Byte totals in attrs, not rows: they summarise the layer rows and would break the row schema.
     lay = df[df["kind"] == "layer"]
     df.attrs.update({
         "shared_bytes": int(lay.loc[lay["status"] == "shared", "size"].sum()),
@@ -231,5 +239,5 @@ def compare(client: Source, ref_a, ref_b, *, platform=None) -> pd.DataFrame:
 
 def trace(client_or_trace) -> pd.DataFrame:
     """The HTTP exchanges a client made (already redacted), one row each, oldest first."""
-    tr = getattr(client_or_trace, "trace", client_or_trace)
+    tr = getattr(client_or_trace, "trace", client_or_trace)  # a Client, or its Trace (or any list of exchanges)
     return _frame([ex.to_row() for ex in tr], TRACE_COLUMNS, ("status", "bytes", "rate_limit_remaining"))

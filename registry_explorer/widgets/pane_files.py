@@ -83,6 +83,8 @@ class FilesPane:
         with self._sync():
             self.files_select.options = options
             self.files_select.index = None
+            # A listing started from code (state.load_files(3)) moves the dropdown to match;
+            # a digest the dropdown does not offer (a stale listing) leaves it alone.
             layers = {v for _, v in self.files_layer_dropdown.options}
             if self.files_layer_dropdown.value != s.files_layer and s.files_layer in layers:
                 self.files_layer_dropdown.value = s.files_layer

@@ -87,7 +87,9 @@ class LayersPane:
 
     def _render_progress(self) -> None:
         progress = dict(self.state.progress)
-        if set(progress) != set(self.blob_bars):  # a new fetch: one bar per blob, in selection order
+        # Bars are rebuilt only for a new fetch (one per blob, in selection order); progress reports
+        # arrive many times a second and must only move the existing bars.
+        if set(progress) != set(self.blob_bars):
             self.blob_bars = {}
             for digest, (_, total) in progress.items():
                 bar = hook(w.IntProgress(value=0, min=0, max=max(total, 1), description=digest12(digest)[7:],

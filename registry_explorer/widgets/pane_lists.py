@@ -131,6 +131,7 @@ class ListsPane:
         self.tags_note.value = f"{len(s.tags)} shown" + (", more available" if s.tags_more else "") if s.tags else ""
 
     def _render_tag_value(self) -> None:
+        # Highlight the tag shown; a reference by digest names no tag, even if one points at it.
         ref = self.state.ref
         tag = getattr(ref, "tag", None) if ref is not None and not getattr(ref, "digest", None) else None
         with self._sync():

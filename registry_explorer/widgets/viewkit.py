@@ -12,6 +12,7 @@ import ipywidgets as w
 
 from ..units import human_size
 
+# Two widths only, so the panes line up: lists span the pane, fields and bars share one column.
 FULL_WIDTH = "100%"
 WIDE = "32em"
 
