@@ -375,3 +375,83 @@ def test_operations_from_two_threads_do_not_interleave(state, host, images, tmp_
     fetching.join(10)
     assert state.error == "", state.error
     assert [Path(p).name for p in state.fetched] == [images["single"].extra["layers"][0].digest.replace(":", "-")]
+
+
+# -- decisions moved out of the view (tabs.py): what a tab loads when shown, typed input ------------
+
+
+def _requests(state, purpose: str) -> int:
+    state.refresh_trace()
+    return sum(1 for p in state.trace["purpose"] if p == purpose)
+
+
+def test_open_files_tab_lists_a_small_image_by_itself(state, host, images):
+    assert not state.open_tab("Files"), "nothing resolved: nothing to list"
+    assert state.error == "" and state.tab == "Files"
+    assert state.resolve(f"{host}/test/single:v1")
+    # The tab on screen follows the new image: the merged listing ran without being asked.
+    assert state.files_total > 0 and "etc/motd" in [r["path"] for r in state.files]
+    assert not state.tab_needs_loading("Files")
+    assert not state.open_tab("Files"), "already listed: opening the tab again must not stream layers again"
+
+
+def test_open_files_tab_leaves_a_large_image_to_the_user(state, host, images, monkeypatch):
+    from registry_explorer.widgets import tabs
+
+    assert state.resolve(f"{host}/test/single:v1")
+    total = sum(d.size for d in state.manifest.layers)
+    monkeypatch.setattr(tabs, "AUTO_LIST_BYTES", total - 1)
+    assert not state.small_enough_to_list() and not state.open_tab("Files")
+    assert state.files_total == 0 and state.error == ""
+    monkeypatch.setattr(tabs, "AUTO_LIST_BYTES", total)
+    assert state.small_enough_to_list() and state.open_tab("Files") and state.files_total > 0
+
+
+def test_open_files_tab_does_not_list_an_artifact(state, host, images):
+    assert state.resolve(f"{host}/test/single:sbom")
+    assert not state.small_enough_to_list(), "an SBOM blob is not a tar: never listed unasked"
+    assert not state.open_tab("Files") and state.error == "" and state.files_total == 0
+
+
+def test_open_referrers_tab_looks_up_once_per_digest(state, host, images):
+    assert state.resolve(f"{host}/test/single:v1")
+    assert state.referrers_for is None and state.tab_needs_loading("Referrers")
+    assert state.open_tab("Referrers")
+    assert state.referrers_for == images["single"].digest and state.error == ""
+    before = _requests(state, "referrers")
+    assert before > 0
+    assert not state.open_tab("Referrers") and _requests(state, "referrers") == before
+    # A new image on screen resets the lookup, and the open tab looks up the new digest itself.
+    assert state.resolve(f"{host}/test/single:sbom")
+    assert state.referrers_for == images["artifact"].digest
+
+
+def test_open_tags_tab_lists_once_and_other_tabs_load_nothing(state, host, images):
+    assert state.resolve(f"{host}/test/single:v1")
+    assert state.tags == [], "headless (no tab on screen): nothing loads unasked"
+    assert state.tab_needs_loading("Tags") and state.open_tab("Tags") and {"sbom", "v1"} <= set(state.tags)
+    before = _requests(state, "tags")
+    assert not state.tab_needs_loading("Tags") and not state.open_tab("Tags")
+    assert _requests(state, "tags") == before
+    for name in ("Layers", "Config", "History", "HTTP", None):
+        assert not state.tab_needs_loading(name) and not state.open_tab(name)
+    assert state.tab == ""
+
+
+def test_click_right_after_blur_does_not_resolve_twice(state, host, images, monkeypatch):
+    from registry_explorer.widgets import tabs
+
+    text = f"{host}/test/single:v1"
+    assert state.submit_text(f"  {text} ")
+    assert not state.submit_text(text), "the field holds what is shown: nothing to resolve"
+    assert not state.submit_text("   ")
+    resolves = _requests(state, "resolve")
+    assert not state.click_resolve(text), "the click that blurred the field is the same action"
+    assert _requests(state, "resolve") == resolves
+    assert state.click_resolve(text), "a second click is a deliberate refresh"
+    assert _requests(state, "resolve") == resolves + 1
+    # Long after the blur, a click on the same text is a new action.
+    assert state.submit_text(f"{host}/test/single:sbom")
+    monkeypatch.setattr(tabs, "CLICK_AFTER_BLUR_S", -1.0)
+    assert state.click_resolve(f"{host}/test/single:sbom")
+    assert _requests(state, "resolve") == resolves + 3

@@ -1,9 +1,38 @@
-"""pandas DataFrames of registry content: stable snake_case columns, pure where possible."""
+"""pandas DataFrames of registry content: stable snake_case columns.
 
-from .files import entries_frame, files, image_files, merged_frame, wasted, wasted_frame
-from .manifests import compare, compare_images, history, layers, platforms, referrers, tags, trace
+Every `<name>_frame` is a pure builder (models or rows in, DataFrame out). The `<name>` of the
+same pair (`files`, `image_files`, `wasted`, `compare`, `tags`, `referrers`) is a convenience
+that fetches through a `Source` first (see `registry_explorer.queries`). `entries_frame`,
+`merged_frame` and `compare_images` are the former names of `files_frame`, `image_files_frame`
+and `compare_frame`.
+"""
+
+from .files import (
+    entries_frame,
+    files,
+    files_frame,
+    image_files,
+    image_files_frame,
+    merged_frame,
+    wasted,
+    wasted_frame,
+)
+from .manifests import (
+    compare,
+    compare_frame,
+    compare_images,
+    history,
+    layers,
+    platforms,
+    referrers,
+    referrers_frame,
+    tags,
+    tags_frame,
+    trace,
+)
 
 __all__ = [
-    "compare", "compare_images", "entries_frame", "files", "history", "image_files", "layers", "merged_frame",
-    "platforms", "referrers", "tags", "trace", "wasted", "wasted_frame",
+    "compare", "compare_frame", "compare_images", "entries_frame", "files", "files_frame", "history",
+    "image_files", "image_files_frame", "layers", "merged_frame", "platforms", "referrers", "referrers_frame",
+    "tags", "tags_frame", "trace", "wasted", "wasted_frame",
 ]

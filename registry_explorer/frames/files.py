@@ -1,21 +1,20 @@
 """DataFrames of what is inside layers: one layer's tar listing, the merged image filesystem, wasted space.
 
-The fetching functions stream each layer once through `layerfs.iter_layer` (verified, memory
-bounded); the `*_frame` helpers are pure and work from already-listed entries.
+The `*_frame` builders are pure: they work from entries already listed (`layerfs.Entry`,
+`layerfs.Placed`). `files`, `image_files` and `wasted` are conveniences that first fetch
+through `registry_explorer.queries` (each layer streamed once, verified, memory bounded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
 
-from .. import mediatypes as mt
-from ..errors import InvalidManifest
-from ..layerfs import Entry, Placed, efficiency, iter_layer, merge_layers
-from ..reference import parse_reference
+from .. import queries
+from ..layerfs import Entry, Placed, efficiency
+from ..protocol import Source
 
 FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "whiteout"]
 IMAGE_FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "layer_index", "layer_digest"]
@@ -37,7 +36,7 @@ def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def entries_frame(entries: Iterable[Entry]) -> pd.DataFrame:
+def files_frame(entries: Iterable[Entry]) -> pd.DataFrame:
     """One row per tar entry (pure); columns FILE_COLUMNS."""
     cols: dict[str, list[Any]] = {c: [] for c in FILE_COLUMNS}
     for e in entries:
@@ -46,15 +45,21 @@ def entries_frame(entries: Iterable[Entry]) -> pd.DataFrame:
     return _frame(cols)
 
 
-def merged_frame(placed: Iterable[Placed]) -> pd.DataFrame:
+def image_files_frame(placed: Iterable[Placed]) -> pd.DataFrame:
     """One row per path of a merged filesystem (pure); columns IMAGE_FILE_COLUMNS."""
     cols: dict[str, list[Any]] = {c: [] for c in IMAGE_FILE_COLUMNS}
     for p in placed:
-        for c in IMAGE_FILE_COLUMNS[:8]:
+        for c in IMAGE_FILE_COLUMNS[:8]:  # the Entry fields; the last two say which layer wrote the path
             cols[c].append(getattr(p.entry, c))
         cols["layer_index"].append(p.layer_index)
         cols["layer_digest"].append(p.layer_digest)
     return _frame(cols)
+
+
+entries_frame = files_frame
+"""The former name of `files_frame` (kept: it is public)."""
+merged_frame = image_files_frame
+"""The former name of `image_files_frame` (kept: it is public)."""
 
 
 def wasted_frame(layers: Sequence[Iterable[Entry]]) -> pd.DataFrame:
@@ -85,35 +90,29 @@ def wasted_frame(layers: Sequence[Iterable[Entry]]) -> pd.DataFrame:
     return df
 
 
-def files(client, ref, layer_descriptor, **limits) -> pd.DataFrame:
+# -- conveniences: fetch through `queries`, then build the frame above ----------------------------
+
+
+def files(client: Source, ref, layer_descriptor, **limits) -> pd.DataFrame:
     """One row per tar entry of one layer blob, streamed and verified; columns FILE_COLUMNS.
 
+    Convenience for `files_frame(queries.layer_entries(client, ref, layer_descriptor, **limits))`;
     `limits` (max_entries, max_path, max_bytes) are passed to layerfs.iter_layer.
     """
-    return entries_frame(iter_layer(client, ref, layer_descriptor, **limits))
+    return files_frame(queries.layer_entries(client, ref, layer_descriptor, **limits))
 
 
-def _list_layers(client, ref, platform, limits) -> list[tuple[int, str, list[Entry]]]:
-    """Every layer of the image listed, in order; layers stream in parallel, one pass each."""
-    manifest = client.image(ref, platform)
-    pinned = manifest.reference or parse_reference(ref)
-    descs = manifest.layers
-    for i, d in enumerate(descs):
-        if d.media_type and not mt.is_layer(d.media_type):
-            raise InvalidManifest(f"{pinned}: layer {i} is {d.media_type}, not a filesystem layer")
-    if not descs:
-        return []
-    workers = max(1, min(getattr(client, "workers", 1), len(descs)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rx-layerfs") as pool:
-        listed = list(pool.map(lambda d: list(iter_layer(client, pinned, d, **limits)), descs))
-    return [(i, d.digest, entries) for i, (d, entries) in enumerate(zip(descs, listed))]
+def image_files(client: Source, ref, platform=None, **limits) -> pd.DataFrame:
+    """The merged filesystem of an image (whiteouts applied), with the layer that last wrote each path.
+
+    Convenience for `image_files_frame(queries.image_entries(client, ref, platform, **limits))`.
+    """
+    return image_files_frame(queries.image_entries(client, ref, platform, **limits))
 
 
-def image_files(client, ref, platform=None, **limits) -> pd.DataFrame:
-    """The merged filesystem of an image (whiteouts applied), with the layer that last wrote each path."""
-    return merged_frame(merge_layers(_list_layers(client, ref, platform, limits)))
+def wasted(client: Source, ref, platform=None, **limits) -> pd.DataFrame:
+    """Paths written more than once or removed later, and dive's efficiency score (see wasted_frame).
 
-
-def wasted(client, ref, platform=None, **limits) -> pd.DataFrame:
-    """Paths written more than once or removed later, and dive's efficiency score (see wasted_frame)."""
-    return wasted_frame([entries for _, _, entries in _list_layers(client, ref, platform, limits)])
+    Convenience for `wasted_frame([entries for _, _, entries in queries.image_layers(client, ref, ...)])`.
+    """
+    return wasted_frame([entries for _, _, entries in queries.image_layers(client, ref, platform, **limits)])

@@ -1,21 +1,24 @@
 """DataFrames of what a registry describes: platforms, layers, history, tags, referrers, comparisons, trace.
 
-Pure functions over the models (except `tags`, `referrers` and `compare`, which fetch through
-a client first). Column names are stable snake_case; an empty input gives an empty frame with
-the same columns, so notebook code can rely on them.
+Pure builders over the models and rows: `tags_frame`, `referrers_frame`, `compare_frame` and
+the rest. `tags`, `referrers` and `compare` are conveniences that fetch through a `Source`
+(via `registry_explorer.queries`) and hand the result to their `*_frame`. Column names are
+stable snake_case; an empty input gives an empty frame with the same columns, so notebook code
+can rely on them.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
 from .. import mediatypes as mt
-from ..errors import RegistryExplorerError
-from ..models import ImageConfig, Index, Manifest
-from ..reference import parse_reference
+from .. import queries
+from ..models import Descriptor, ImageConfig, Index, Manifest
+from ..protocol import Source
+from ..queries import TAG_WORKERS
 from ..units import human_size
 
 PLATFORM_COLUMNS = ["os", "architecture", "variant", "os_version", "media_type", "digest", "size",
@@ -27,16 +30,19 @@ REFERRER_COLUMNS = ["digest", "artifact_type", "media_type", "size", "created", 
 COMPARE_COLUMNS = ["kind", "key", "a", "b", "status", "size"]
 TRACE_COLUMNS = ["seq", "started", "method", "url", "status", "purpose", "bytes", "elapsed_ms", "auth", "error",
                  "attempt", "retry_wait_ms", "rate_limit_remaining", "request_headers", "response_headers"]
-# HEADing thousands of tags one by one is slow; too many at once trips registry rate limits.
-TAG_WORKERS = 8
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)
+def _frame(rows: list[dict[str, Any]], columns: list[str], nullable_ints: Iterable[str] = ()) -> pd.DataFrame:
+    """A frame with exactly `columns`; `nullable_ints` become Int64 so missing values do not make them floats."""
+    df = pd.DataFrame(rows, columns=columns)
+    for col in nullable_ints:
+        df[col] = df[col].astype("Int64")
+    return df
 
 
 def platforms(index: Index | Manifest) -> pd.DataFrame:
     """One row per descriptor of an index (a single manifest gives one row for itself)."""
+    # A plain manifest is one platform: the same columns keep notebook code branch-free.
     descs = index.manifests if isinstance(index, Index) else [index.descriptor]
     rows = []
     for d in descs:
@@ -106,8 +112,12 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
     diff_ids = config.diff_ids
     layer_digests = [d.digest for d in manifest.layers] if manifest is not None else None
     producing = [h for h in hist if not h.empty_layer]
+    # Same pairing as align_history: Windows images mark nothing empty, so when the history has
+    # one entry per layer, every entry made a layer ("direct").
     direct = len(producing) != len(diff_ids) and len(hist) == len(diff_ids)
     rows, k = [], 0
+    # More producing entries than layers: align from the end (the newest entry with the top
+    # layer), as align_history does, so pairing starts `offset` entries in.
     offset = max(0, len(producing) - len(diff_ids)) if not direct else 0
     seen_producing = 0
     for h in hist:
@@ -130,29 +140,23 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
     return _frame(rows, HISTORY_COLUMNS)
 
 
-def tags(client, repo, *, workers: int = TAG_WORKERS) -> pd.DataFrame:
-    """One row per tag with the digest, media type and size its manifest resolves to (HEADs, concurrent)."""
-    ref = client.parse(repo) if hasattr(client, "parse") else parse_reference(repo)
-    names = client.tags(ref)
-
-    def head(tag: str) -> dict[str, Any]:
-        try:
-            d = client.resolve(ref.with_tag(tag))
-            return {"tag": tag, "digest": d.digest, "media_type": d.media_type, "size": d.size}
-        except RegistryExplorerError:
-            return {"tag": tag, "digest": None, "media_type": None, "size": None}
-
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names) or 1)), thread_name_prefix="rx-tags") as pool:
-        rows = list(pool.map(head, names))
-    df = _frame(rows, TAG_COLUMNS)
-    df["size"] = df["size"].astype("Int64")
-    return df
+def tags_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per tag from `queries.tag_rows` (pure); columns TAG_COLUMNS, `size` nullable Int64."""
+    return _frame(list(rows), TAG_COLUMNS, ("size",))
 
 
-def referrers(client, ref, *, artifact_type: str | None = None) -> pd.DataFrame:
-    """One row per referrer of `ref` (manifests whose subject it is)."""
+def tags(client: Source, repo, *, workers: int = TAG_WORKERS) -> pd.DataFrame:
+    """One row per tag with the digest, media type and size its manifest resolves to (HEADs, concurrent).
+
+    Convenience for `tags_frame(queries.tag_rows(client, repo, workers=workers))`.
+    """
+    return tags_frame(queries.tag_rows(client, repo, workers=workers))
+
+
+def referrers_frame(descriptors: Iterable[Descriptor]) -> pd.DataFrame:
+    """One row per referrer descriptor (pure); `created` from the OCI `image.created` annotation."""
     rows = []
-    for d in client.referrers(ref, artifact_type=artifact_type):
+    for d in descriptors:
         created = d.annotations.get("org.opencontainers.image.created")
         rows.append({
             "digest": d.digest,
@@ -165,7 +169,16 @@ def referrers(client, ref, *, artifact_type: str | None = None) -> pd.DataFrame:
     return _frame(rows, REFERRER_COLUMNS)
 
 
+def referrers(client: Source, ref, *, artifact_type: str | None = None) -> pd.DataFrame:
+    """One row per referrer of `ref` (manifests whose subject it is).
+
+    Convenience for `referrers_frame(client.referrers(ref, artifact_type=artifact_type))`.
+    """
+    return referrers_frame(client.referrers(ref, artifact_type=artifact_type))
+
+
 def _env_map(env: list[str]) -> dict[str, str]:
+    # Config `Env` is a list of "KEY=value" (image-spec config.md); a later duplicate wins.
     out = {}
     for item in env:
         k, _, v = item.partition("=")
@@ -173,10 +186,11 @@ def _env_map(env: list[str]) -> dict[str, str]:
     return out
 
 
-def compare_images(manifest_a: Manifest, config_a: ImageConfig, manifest_b: Manifest,
-                   config_b: ImageConfig) -> pd.DataFrame:
+def compare_frame(manifest_a: Manifest, config_a: ImageConfig, manifest_b: Manifest,
+                  config_b: ImageConfig) -> pd.DataFrame:
     """Pure core of `compare`: layer rows (shared/only_a/only_b) then config rows (same/changed/only_*)."""
     rows: list[dict[str, Any]] = []
+    # Layers are content-addressed: the same digest in both images is the same blob, stored once.
     pos_a = {d.digest: i for i, d in enumerate(manifest_a.layers)}
     pos_b = {d.digest: i for i, d in enumerate(manifest_b.layers)}
     sizes = {d.digest: d.size for d in manifest_a.layers + manifest_b.layers}
@@ -200,6 +214,7 @@ def compare_images(manifest_a: Manifest, config_a: ImageConfig, manifest_b: Mani
         rows.append({"kind": kind, "key": kind, "a": x, "b": y, "status": "same" if x == y else "changed",
                      "size": None})
     df = _frame(rows, COMPARE_COLUMNS)
+    # Byte totals in attrs, not rows: they summarise the layer rows and would break the row schema.
     lay = df[df["kind"] == "layer"]
     df.attrs.update({
         "shared_bytes": int(lay.loc[lay["status"] == "shared", "size"].sum()),
@@ -209,19 +224,20 @@ def compare_images(manifest_a: Manifest, config_a: ImageConfig, manifest_b: Mani
     return df
 
 
-def compare(client, ref_a, ref_b, *, platform=None) -> pd.DataFrame:
+compare_images = compare_frame
+"""The former name of `compare_frame` (kept: it is public)."""
+
+
+def compare(client: Source, ref_a, ref_b, *, platform=None) -> pd.DataFrame:
     """Shared versus unique layers of two images, with sizes, and their config differences.
 
+    Convenience for `compare_frame(*queries.image_pair(client, ref_a, ref_b, platform=platform))`;
     `df.attrs` holds `shared_bytes`, `only_a_bytes` and `only_b_bytes`.
     """
-    ma, mb = client.image(ref_a, platform), client.image(ref_b, platform)
-    return compare_images(ma, client.config(ma), mb, client.config(mb))
+    return compare_frame(*queries.image_pair(client, ref_a, ref_b, platform=platform))
 
 
 def trace(client_or_trace) -> pd.DataFrame:
     """The HTTP exchanges a client made (already redacted), one row each, oldest first."""
-    tr = getattr(client_or_trace, "trace", client_or_trace)
-    df = _frame([ex.to_row() for ex in tr], TRACE_COLUMNS)
-    for col in ("status", "bytes", "rate_limit_remaining"):  # missing values must not make them floats
-        df[col] = df[col].astype("Int64")
-    return df
+    tr = getattr(client_or_trace, "trace", client_or_trace)  # a Client, or its Trace (or any list of exchanges)
+    return _frame([ex.to_row() for ex in tr], TRACE_COLUMNS, ("status", "bytes", "rate_limit_remaining"))

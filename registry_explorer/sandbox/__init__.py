@@ -182,7 +182,7 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
             "token" if auth == "token" else "open", tmp, extra_config=extra,
             username=DEMO_USER, password=DEMO_PASSWORD,
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a start failure of any kind (binary, port, config) is one SandboxError
         shutil.rmtree(tmp, ignore_errors=True)
         raise SandboxError(f"the sandbox registry did not start: {exc}") from None
     sb = Sandbox(host=running.host, url=running.url, references={}, auth=auth, _registry=running, _workdir=tmp)

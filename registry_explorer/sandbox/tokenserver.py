@@ -13,12 +13,15 @@ package needed) in the form CNCF distribution 2.8 accepts: ``kid`` is the
 libtrust key ID of the signing key, ``aud`` is a string, ``exp`` is set, and
 the signature is raw ``r||s``.
 
+The HTTP handler lives in tokenserver_http.py; this module holds the server's lifecycle, its
+request records and the token signing.
+
 Run standalone:  python tests/token_server.py --key K --cert C
 """
+
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import secrets
@@ -26,11 +29,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from .tokenserver_http import _Handler
 
 __all__ = ["TokenServer", "libtrust_key_id", "der_to_raw_ecdsa", "parse_scope"]
 
@@ -96,14 +99,6 @@ def parse_scope(scope: str) -> tuple[str, str, list[str]] | None:
     if not rtype or not name:
         return None
     return rtype, name, actions
-
-
-def _split_scopes(values: Iterable[str]) -> list[str]:
-    """Scopes may be repeated params; OAuth2 POST puts several in one, space separated."""
-    out: list[str] = []
-    for v in values:
-        out.extend(s for s in v.split(" ") if s)
-    return out
 
 
 # --------------------------------------------------------------------------- server
@@ -298,159 +293,6 @@ class TokenServer:
         tok = f"rt-{user}-{secrets.token_hex(8)}"
         self.refresh_tokens[tok] = user
         return tok
-
-
-# --------------------------------------------------------------------------- handler
-
-
-class _Handler(BaseHTTPRequestHandler):
-    token_server: TokenServer  # set on the bound subclass
-    protocol_version = "HTTP/1.1"
-    server_version = "rx-test-token-server/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence
-        """Silence the default request logging."""
-        pass
-
-    # -- response helpers
-    def _send_json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _error(self, status: int, code: str, message: str) -> None:
-        self._send_json(status, {
-            "errors": [{"code": code, "message": message, "detail": None}],
-            "error": code.lower(),
-            "error_description": message,
-            "details": message,
-        })
-
-    def _basic_auth(self) -> tuple[str, str] | None | bool:
-        """None if absent; (user, password) if well-formed; False if malformed."""
-        header = self.headers.get("Authorization")
-        if not header:
-            return None
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            raw = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        user, sep, password = raw.partition(":")
-        if not sep:
-            return False
-        return user, password
-
-    # -- methods
-    def do_GET(self) -> None:
-        """Handle a token GET request."""
-        ts = self.token_server
-        split = urlsplit(self.path)
-        qs = parse_qs(split.query, keep_blank_values=True)
-        query = {k: v[-1] for k, v in qs.items()}
-        scopes = _split_scopes(qs.get("scope", []))
-        rec: dict[str, Any] = {
-            "method": "GET", "path": split.path, "query": query, "scope": scopes,
-            "user": None, "grant_type": None, "status": None, "time": time.time(),
-        }
-        try:
-            if split.path.rstrip("/") != "/token":
-                rec["status"] = 404
-                self._error(404, "NOT_FOUND", "not found")
-                return
-            creds = self._basic_auth()
-            user = None
-            if creds is False:
-                rec["status"] = 401
-                self._error(401, "UNAUTHORIZED", "malformed Authorization header")
-                return
-            if creds is not None:
-                name, password = creds
-                rec["user"] = name
-                if ts.users.get(name) != password:
-                    rec["status"] = 401
-                    self._error(401, "UNAUTHORIZED", "incorrect username or password")
-                    return
-                user = name
-            token, access, issued = ts.issue_token(user, scopes)
-            body: dict[str, Any] = {
-                "token": token,
-                "access_token": token,
-                "expires_in": ts.expires_in,
-                "issued_at": datetime.fromtimestamp(issued, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-            if user is not None and query.get("offline_token") == "true":
-                body["refresh_token"] = ts._new_refresh_token(user)
-            rec["status"] = 200
-            rec["access"] = access
-            self._send_json(200, body)
-        finally:
-            ts._record(rec)
-
-    def do_POST(self) -> None:
-        """Handle a token POST (OAuth2 form) request."""
-        ts = self.token_server
-        split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        form_qs = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
-        form = {k: v[-1] for k, v in form_qs.items()}
-        scopes = _split_scopes(form_qs.get("scope", []))
-        grant_type = form.get("grant_type")
-        safe_form = {k: ("***" if k in ("password", "refresh_token") else v) for k, v in form.items()}
-        rec: dict[str, Any] = {
-            "method": "POST", "path": split.path, "query": {k: v[-1] for k, v in parse_qs(split.query).items()},
-            "form": safe_form, "scope": scopes, "user": None, "grant_type": grant_type,
-            "status": None, "time": time.time(),
-        }
-        try:
-            if split.path.rstrip("/") != "/token":
-                rec["status"] = 404
-                self._error(404, "NOT_FOUND", "not found")
-                return
-            refresh_token = None
-            if grant_type == "password":
-                user = form.get("username", "")
-                rec["user"] = user or None
-                if not user or ts.users.get(user) != form.get("password"):
-                    rec["status"] = 401
-                    self._error(401, "UNAUTHORIZED", "incorrect username or password")
-                    return
-                if form.get("access_type") == "offline":
-                    refresh_token = ts._new_refresh_token(user)
-            elif grant_type == "refresh_token":
-                user = ts.refresh_tokens.get(form.get("refresh_token", ""))
-                rec["user"] = user
-                if user is None:
-                    rec["status"] = 401
-                    self._error(401, "UNAUTHORIZED", "invalid refresh token")
-                    return
-                refresh_token = form.get("refresh_token")
-            else:
-                rec["status"] = 400
-                self._error(400, "UNSUPPORTED_GRANT_TYPE", f"unsupported grant_type {grant_type!r}")
-                return
-            token, access, issued = ts.issue_token(user, scopes)
-            body: dict[str, Any] = {
-                "access_token": token,
-                "expires_in": ts.expires_in,
-                "scope": " ".join(scopes),
-                "issued_at": datetime.fromtimestamp(issued, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-            if refresh_token is not None:
-                body["refresh_token"] = refresh_token
-            rec["status"] = 200
-            rec["access"] = access
-            self._send_json(200, body)
-        finally:
-            ts._record(rec)
 
 
 # --------------------------------------------------------------------------- CLI

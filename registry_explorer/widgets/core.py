@@ -15,7 +15,6 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, HasTraits, Unicode
 
 from .. import frames
-from ..reference import parse_reference
 from .messages import error_message
 
 READY = "Enter an image reference such as alpine:3.20 and press Resolve."
@@ -64,8 +63,8 @@ class StateCore(HasTraits):
         self.refresh_trace()
 
     def _parse(self, text):
-        parse = getattr(self.client, "parse", None)
-        return parse(text) if callable(parse) else parse_reference(text)
+        """`text` in the source's own reference syntax (a registry reference, or oci:PATH:TAG)."""
+        return self.client.parse(text)
 
     @contextlib.contextmanager
     def _operation(self, status: str):

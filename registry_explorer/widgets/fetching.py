@@ -125,7 +125,7 @@ class FetchMixin(StateCore):
     def _run_fetch(self, ref, descs, folder: Path, event: threading.Event) -> None:
         try:
             paths = self.client.fetch_blobs(ref, descs, folder, progress=self._on_progress, cancel=event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the fetch thread's only way to report is the state's error
             with self._op_lock:  # publish the outcome between operations, not in the middle of one
                 self._fetch_failed(exc, ref, event)
         else:

@@ -7,8 +7,11 @@ listing streams whole layers (the merged view streams every layer of the image).
 from __future__ import annotations
 
 import fnmatch
+import math
 from typing import Any
 
+import numpy as np
+from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Int, List, Unicode, observe
 
 from .. import frames
@@ -28,9 +31,9 @@ def _row(record: dict, layer_index: int | None = None, layer_digest: str | None 
     out: dict[str, Any] = {}
     for key in FILE_FIELDS:
         value = record.get(key)
-        if hasattr(value, "item"):
+        if isinstance(value, np.generic):  # numpy scalar from the frame: a plain int/bool/str
             value = value.item()
-        if isinstance(value, float) and value != value:  # NaN
+        if isinstance(value, float) and math.isnan(value):  # a missing value in an object column
             value = None
         out[key] = value
     if out["layer_index"] is None:
@@ -46,6 +49,7 @@ class ListingsMixin(StateCore):
     tags = List(Unicode(), help="Tags of the repository loaded so far (sorted; see load_tags).")
     tags_more = Bool(False, help="True when more_tags() has more to show.")
     referrers = List(help="Rows (digest, artifact_type, media_type, size, annotations) of referrers.")
+    referrers_for = AnyTrait(None, help="The digest whose referrers `referrers` lists, or None (not looked up).")
     files_layer = Unicode(MERGED, help="'merged' or the layer digest whose files are listed.")
     file_filter = Unicode("", help="Substring (or glob with * ? [) the file list is filtered by.")
     files = List(help="File rows (path, type, size, ...) of files_layer matching file_filter.")
@@ -76,7 +80,7 @@ class ListingsMixin(StateCore):
         with self._operation(f"Listing the tags of {self.ref.name}…"):
             try:
                 names = sorted(self.client.tags(self.ref.repo()))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "listing tags")
         self._all_tags = names
         self._tag_page = max(1, int(page_size))
@@ -106,8 +110,9 @@ class ListingsMixin(StateCore):
         with self._operation(f"Looking for referrers of {digest12(digest)}…"):
             try:
                 descs = self.client.referrers(self.ref.repo().with_digest(digest))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "listing referrers")
+        self.referrers_for = digest  # before `referrers`: its observers read both
         self.referrers = [
             {"digest": d.digest, "artifact_type": d.artifact_type, "media_type": d.media_type, "size": d.size,
              "annotations": dict(d.annotations)}
@@ -153,7 +158,7 @@ class ListingsMixin(StateCore):
                         i, d = by_digest[key]
                         df = frames.files(self.client, self.ref, d)
                         rows = [_row(r, i, d.digest) for r in df.to_dict("records")]
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                     return self._fail(exc, "listing files")
             self._listings[cache_key] = rows
             self.status = f"{what[0].upper()}{what[1:]} has {plural(len(rows), 'entry')}."
@@ -210,7 +215,7 @@ class ListingsMixin(StateCore):
             with self._operation(f"Reading {path}…"):
                 try:
                     data = read_member(self.client, self.ref, desc, path)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                     return self._fail(exc, "reading a file")
             text = as_text(data) if data is not None else None
             if data is None:

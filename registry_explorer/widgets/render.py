@@ -7,10 +7,14 @@ stylesheet (`_wrap`) so the widget looks like the rest of the library's rich out
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 from typing import Any
 
-from ..html import _wrap, descriptor_html, index_html, short_digest
+import pandas as pd
+
+from ..html import descriptor_html, index_html, short_digest
+from ..html_base import _wrap
 from ..units import human_size
 
 # A spinner in pure CSS: no icon font or CDN needed, so it works offline.
@@ -40,14 +44,14 @@ def _muted(text: str) -> str:
     return f'<span class="rx-muted">{esc(text)}</span>'
 
 
+def _missing(v: Any) -> bool:
+    """None, NaN or NaT: how pandas fills a cell it has no value for (in object and numeric columns)."""
+    return v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
 def _value(v: Any) -> str:
     """A table cell value; pandas' missing values (None, NaN, NaT) show as empty."""
-    try:
-        if v is None or v != v:
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return esc(v)
+    return "" if _missing(v) else esc(v)
 
 
 def status_html(status: str, busy: bool) -> str:
@@ -153,7 +157,7 @@ def trace_table(df) -> str:
     rows = []
     for r in shown.to_dict("records"):
         status = r.get("status")
-        ok = isinstance(status, (int, float)) and status == status
+        ok = isinstance(status, (int, float)) and not _missing(status)
         failed = bool(_value(r.get("error")))  # missing values come back as NaN, which is truthy
         cls = "rx-err" if failed or (ok and status >= 400) else "rx-ok" if ok and status < 300 else "rx-redir"
         rows.append([

@@ -8,8 +8,8 @@ Client read API works as the source (`resolve`, `manifest`, `image`, `config`, `
 Methods never raise for what a user can get wrong (a bad reference, a missing tag, a network
 failure): they return False and put one clear sentence in `error` (and `status`).
 
-This module holds navigation (resolve, history, platforms); fetching.py, listings.py and
-core.py hold the rest.
+This module holds navigation (resolve, history, platforms); fetching.py, listings.py,
+tabs.py (what a tab loads when shown) and core.py hold the rest.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from .core import READY, serialized
 from .fetching import FetchMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural
 from .listings import MERGED, ListingsMixin
+from .tabs import TabsMixin
 
 __all__ = ["MERGED", "READY", "ExplorerState"]
 
 
-class ExplorerState(FetchMixin, ListingsMixin):
+class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
     """What the Explorer shows (traits) and what it can do (methods); usable without a kernel."""
 
     back_stack = List(help="Earlier (reference, platform) entries; back() returns to the last one.")
@@ -66,24 +67,22 @@ class ExplorerState(FetchMixin, ListingsMixin):
     @serialized
     def back(self) -> bool:
         """Go to the previous reference (and the platform chosen there)."""
-        if not self.back_stack:
-            return False
-        entry = self.back_stack[-1]
-        self.back_stack = self.back_stack[:-1]
-        if self._current is not None:
-            self.forward_stack = [*self.forward_stack, self._current]
-        self._current = entry
-        return self._load(*entry)
+        return self._step("back_stack", "forward_stack")
 
     @serialized
     def forward(self) -> bool:
         """Go forward again after back()."""
-        if not self.forward_stack:
+        return self._step("forward_stack", "back_stack")
+
+    def _step(self, source: str, target: str) -> bool:
+        """Pop the last entry of the `source` history stack and show it; what was shown goes on `target`."""
+        stack = getattr(self, source)
+        if not stack:
             return False
-        entry = self.forward_stack[-1]
-        self.forward_stack = self.forward_stack[:-1]
+        entry = stack[-1]
+        setattr(self, source, stack[:-1])  # a new list: traitlets notifies only on assignment
         if self._current is not None:
-            self.back_stack = [*self.back_stack, self._current]
+            setattr(self, target, [*getattr(self, target), self._current])
         self._current = entry
         return self._load(*entry)
 
@@ -101,7 +100,7 @@ class ExplorerState(FetchMixin, ListingsMixin):
             return self._say("Resolve an image first; referrers are looked up in its repository.")
         try:
             target = self.ref.repo().with_digest(digest)
-        except Exception as exc:  # a malformed digest typed in a notebook
+        except Exception as exc:  # noqa: BLE001 - a malformed digest typed in a notebook: an error sentence
             return self._fail(exc, "opening a referrer")
         return self.resolve(str(target))
 
@@ -121,6 +120,7 @@ class ExplorerState(FetchMixin, ListingsMixin):
         self.selected = []
         self.choices = []
         self.referrers = []
+        self.referrers_for = None
         self._clear_files()
         self.manifest = None  # last: observers of `manifest` see everything else already updated
 
@@ -136,7 +136,7 @@ class ExplorerState(FetchMixin, ListingsMixin):
                 self.ref = ref
                 desc = self.client.resolve(ref)
                 doc = self.client.manifest(ref, desc)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "resolving")
             if ref.name != old_repo:  # tags belong to a repository; keep them while it stays
                 self._all_tags = None
@@ -165,7 +165,7 @@ class ExplorerState(FetchMixin, ListingsMixin):
                 if isinstance(doc, Index):  # an index nested in an index: walk it the usual way
                     doc = self.client.image(self.ref.repo().with_digest(desc.digest))
                 config = self._config_of(doc)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, f"loading {label}")
             self.platform = label
             self._set_manifest(doc, config)
@@ -179,7 +179,7 @@ class ExplorerState(FetchMixin, ListingsMixin):
     def _show_image(self, doc: Manifest) -> bool:
         try:
             config = self._config_of(doc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
             return self._fail(exc, "reading the config")
         self._set_manifest(doc, config)
         plat = config.platform if config is not None else None
@@ -221,8 +221,10 @@ class ExplorerState(FetchMixin, ListingsMixin):
         self.choices = choices
         self.selected = keep
         self.referrers = []
+        self.referrers_for = None
         self._clear_files()
         self.manifest = doc  # last: observers of `manifest` see its config, layers and choices ready
+        self._load_tab()  # the tab on screen shows the new image's listing, not a stale one
 
     # -- platforms -------------------------------------------------------------------------------
 
