@@ -101,6 +101,17 @@ def _extract_one(tar: tarfile.TarFile, info: tarfile.TarInfo, root: Path, paths,
     if not _inside(root, target.parent):
         result.refused[rel] = "its parent directory is a symlink that leads outside the destination"
         return
+    # A layer may not fight the tree it builds: an entry under something that is not a directory, or
+    # a file or symlink in place of a directory, would otherwise surface as raw OS errors.
+    here = root
+    for part in rel.split("/")[:-1]:
+        here = here / part
+        if os.path.lexists(here) and not here.is_dir():
+            result.refused[rel] = f"its parent {here.relative_to(root).as_posix()!r} is not a directory in this layer"
+            return
+    if target.is_dir() and not target.is_symlink() and not info.isdir():
+        result.refused[rel] = "it would replace a directory with a file or link"
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     if not _inside(root, target.parent):
         result.refused[rel] = "its parent directory is a symlink that leads outside the destination"

@@ -75,10 +75,13 @@ def image_layers(source: Source, ref: Any, platform: Any = None, **limits: Any) 
             raise InvalidManifest(f"{pinned}: layer {i} is {d.media_type}, not a filesystem layer")
     if not descs:
         return []
-    workers = max(1, min(source.workers, len(descs)))
+    # A manifest may list one layer many times (a hostile one: 40 times); each digest is read once.
+    unique = list({d.digest: d for d in descs}.values())
+    workers = max(1, min(source.workers, len(unique)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rx-layerfs") as pool:
-        listed = list(pool.map(lambda d: layer_entries(source, pinned, d, **limits), descs))
-    return [(i, d.digest, entries) for i, (d, entries) in enumerate(zip(descs, listed))]
+        listed = dict(zip((d.digest for d in unique),
+                          pool.map(lambda d: layer_entries(source, pinned, d, **limits), unique)))
+    return [(i, d.digest, listed[d.digest]) for i, d in enumerate(descs)]
 
 
 def image_entries(source: Source, ref: Any, platform: Any = None, **limits: Any) -> list[Placed]:

@@ -77,7 +77,9 @@ def _closure(start: str) -> dict[str, str]:
     todo = [start]
     while todo:
         name = todo.pop()
-        for mod, _ in _imports(name):
+        for mod, func in _imports(name):
+            if func == "__getattr__":
+                continue  # a PEP 562 lazy hook runs on attribute access, not when the package is imported
             for target in _ours(mod) or [mod]:
                 if target not in seen:
                     seen[target] = name
