@@ -7,7 +7,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanit
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: setup system demo test notebooks bench bench-smoke bench-profile clean
+.PHONY: setup system demo test notebooks bench bench-smoke bench-profile mutate clean
 
 system:
 	@bash scripts/system-deps.sh
@@ -57,6 +57,11 @@ bench-smoke: setup $(VENV)/.bench-installed
 # Where the time goes in the cases whose targets are missed (py-spy); writes benchmarks/PROFILE.md (~1 min).
 bench-profile: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.profiling
+
+# Break the library on purpose, one mutation at a time (scripts/mutations.toml), on a copy of the
+# checkout; every mutation must be caught by the tests it names (< 10 min). Not part of `make test`.
+mutate: setup
+	$(BIN)/python scripts/mutate.py
 
 clean:
 	rm -rf build .pytest_cache

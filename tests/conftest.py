@@ -1,21 +1,20 @@
 """Shared fixtures: real distribution registries in four flavours, seeded with the test images.
 
 Registries are session-scoped (they start in ~50 ms, but seeding costs more) and are started
-lazily, so a unit-only run starts none. Under CI=true a missing binary fails; skips are errors.
+lazily, so a unit-only run starts none. In CI (helpers.ci.in_ci) a missing binary fails, and a skip,
+xfail or xpass anywhere turns the run red.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from helpers.ci import enforce_in_ci, in_ci
 from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401  (fixtures below use them)
 
 from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry
 from registry_explorer.sandbox.samples import build_images
-
-IN_CI = os.environ.get("CI") == "true"
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +39,8 @@ class _Registries:
             try:
                 reg = start_registry(flavour, self.workdir)
             except RegistryBinaryMissing as exc:
+                if in_ci():
+                    pytest.fail(f"{exc} (required in CI)")
                 pytest.skip(str(exc))
             try:
                 seed(reg, self.images)
@@ -93,11 +94,5 @@ def client(any_registry):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """In CI a skipped test is a failure: a missing registry or browser must not pass silently."""
-    if not IN_CI:
-        return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
-    if skipped and session.exitstatus == 0:
-        reporter.write_line(f"CI=true: {skipped} test(s) skipped; skips are failures in CI", red=True)
-        session.exitstatus = 1
+    """In CI a skipped, xfailed or xpassed test is a failure: a missing registry or browser must not pass silently."""
+    enforce_in_ci(session)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import tarfile
 
 import pytest
 import requests
+from helpers.ci import in_ci
 from helpers.proxy import FaultProxy
 
 from registry_explorer.sandbox.push import push_image, push_tags, seed_tags_on_disk, skopeo_inspect_raw
@@ -29,13 +29,12 @@ from registry_explorer.sandbox.samples import (
 )
 
 ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 IMAGES = build_images(cached=True)
 
 
 def _need(binary: str) -> None:
     if shutil.which(binary) is None:
-        if IN_CI:
+        if in_ci():
             pytest.fail(f"{binary} is required on CI")
         pytest.skip(f"{binary} not installed")
 

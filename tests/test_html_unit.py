@@ -316,15 +316,26 @@ def make_trace():
     return t, ex, basic, token
 
 
+# The curl commands of make_trace()'s three exchanges, written by hand: secrets become $TOKEN or
+# $USERNAME:$PASSWORD, the password query parameter is masked, headers and URLs are shell-quoted, blobs follow -L.
+CURLS = [
+    """curl -sS -H "Authorization: Bearer $TOKEN" -H 'Accept: application/vnd.oci.image.index.v1+json' """
+    """-H 'X-Note: <script>alert(1)</script>' https://registry.example/v2/app/manifests/latest""",
+    """curl -sS -u "$USERNAME:$PASSWORD" 'https://auth.example/token?scope=repository:app:pull&password=***'""",
+    "curl -sS --head -L https://registry.example/v2/app/blobs/" + DIGEST,
+]
+
+
 def test_exchange_html_redacts_and_shows_curl():
     t, ex, basic, token = make_trace()
-    for e in (ex, basic):
+    assert [e.as_curl() for e in t] == CURLS
+    for e, curl in ((ex, CURLS[0]), (basic, CURLS[1])):
         h = e._repr_html_()
         assert h == rh.exchange_html(e)
         well_formed(h)
         assert "SECRET123" not in h
         assert base64.b64encode(b"user:SECRET123").decode() not in h
-        assert escape(e.as_curl(), quote=True) in h
+        assert escape(curl, quote=True) in h
     h = rh.exchange_html(ex)
     assert escape("Bearer <redacted>") in h
     assert "GET https://registry.example/v2/app/manifests/latest" in h
@@ -344,8 +355,8 @@ def test_trace_html_table_and_details():
     assert h == rh.trace_html(t)
     assert_safe(h)
     assert "SECRET123" not in h and "SIGSECRET" not in h
-    for e in t:
-        assert escape(e.as_curl(), quote=True) in h
+    for curl in CURLS:
+        assert escape(curl, quote=True) in h
     assert h.count("<details>") == 3
     assert "<td>Bearer</td>" in h and "<td>Basic</td>" in h
     assert '<span class="rx-err">error</span>' in h

@@ -214,12 +214,19 @@ def test_connection_closed_early_is_resumed(setup, tmp_path):
     assert _verified(path, big)
 
 
-def test_wrong_content_length_stream_api(setup):
+@pytest.mark.parametrize("delta", [+100_000, -100_000])
+def test_wrong_content_length_stream_api(setup, delta):
+    """open_blob checks Content-Length against the descriptor as the response arrives (client._raw_blob):
+    SizeMismatch before the caller reads a byte, not a ConnectionFailed or a late error at EOF."""
     proxy, client, ref, big, waits = setup
-    proxy.content_length_delta = -100_000
-    with pytest.raises((rx.SizeMismatch, rx.ConnectionFailed)):
+    proxy.content_length_delta = delta
+    entered = False
+    with pytest.raises(rx.SizeMismatch) as info:
         with client.open_blob(ref, big) as stream:
+            entered = True
             stream.read()
+    assert not entered, "refused before the body was handed out"
+    assert (info.value.expected, info.value.actual) == (big.size, big.size + delta)
 
 
 def test_oversized_manifest(setup):

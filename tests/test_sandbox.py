@@ -110,4 +110,14 @@ def test_storage_of_a_dead_owner_is_removed(tmp_path):
 
 
 def test_lazy_subpackages():
-    assert rx.sandbox is sandbox and rx.frames.layers
+    """`import registry_explorer` stays light; rx.frames / rx.sandbox load on first use (fresh interpreter)."""
+    code = (
+        "import sys, registry_explorer as rx\n"
+        "heavy = ('registry_explorer.frames', 'registry_explorer.sandbox', 'registry_explorer.widgets', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "f = rx.frames\n"
+        "print(f is sys.modules['registry_explorer.frames'], f.layers.__module__, rx.sandbox.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.splitlines() == ["[]", "True registry_explorer.frames.manifests registry_explorer.sandbox"]
+    assert rx.sandbox is sandbox

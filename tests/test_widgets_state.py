@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+import requests
 from helpers.clients import PRIVATE_REPO, client_for
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
+from registry_explorer.sandbox.push import push_image
 from registry_explorer.widgets import ExplorerState
 from registry_explorer.widgets.labels import default_platform, platform_entries
 from registry_explorer.widgets.messages import CANCELLED
@@ -203,11 +206,16 @@ def test_trace_rows_and_curl(state, host):
     assert state.curl(10_000) == ""
 
 
-def test_tags_load_lazily_and_page(state, host, images):
+def _tags_dir(reg, repo: str) -> Path:
+    """Where distribution 2.8's filesystem driver keeps a repository's tags."""
+    return reg.storage / "docker" / "registry" / "v2" / "repositories" / repo / "_manifests" / "tags"
+
+
+def test_tags_load_lazily_and_page(state, host, images, open_registry):
     state.resolve(f"{host}/test/single:v1")
     assert state.tags == [] and "tags" not in set(state.trace["purpose"]), "nothing listed until asked"
-    # Other tests may add tags to test/single (a referrers tag schema index); sbom and v1 are ours.
-    every = sorted(state.client.tags(f"{host}/test/single"))
+    # The independent answer is the registry's storage (one directory per tag); sbom and v1 are the seeded ones.
+    every = sorted(p.name for p in _tags_dir(open_registry, "test/single").iterdir())
     assert {"sbom", "v1"} <= set(every)
     assert state.load_tags(page_size=1)
     assert state.tags == every[:1] and state.tags_more
@@ -238,18 +246,32 @@ def test_back_and_forward(state, host, images):
     assert state.forward_stack == [], "a new resolve drops the forward history"
 
 
-def test_open_referrer_and_subject(state, host, images):
-    art = images["artifact"]
+def test_open_referrer_and_subject(state, host, images, open_registry):
+    art, single = images["artifact"], images["single"]
+    fallback = single.digest.replace(":", "-")  # OCI distribution-spec referrers tag schema
+    # distribution 2.8 has no referrers API, and test/single has no fallback tag on disk: so no referrers.
+    assert not (_tags_dir(open_registry, "test/single") / fallback).exists()
     state.resolve(f"{host}/test/single:v1")
     assert state.load_referrers() and state.error == ""
-    assert isinstance(state.referrers, list)  # distribution 2.8 has no referrers API; the tag fallback may be empty
+    assert state.referrers == []
+    # In a repository of our own, write the fallback index: then the seeded artifact is the one referrer.
+    push_image(open_registry.url, single, repository="test/widget-referred")
+    push_image(open_registry.url, art, repository="test/widget-referred")
+    index = {"schemaVersion": 2, "mediaType": rx.mediatypes.OCI_INDEX,
+             "manifests": [art.root.descriptor(artifactType="application/spdx+json")]}
+    r = requests.put(f"{open_registry.url}/v2/test/widget-referred/manifests/{fallback}", data=json.dumps(index),
+                     headers={"Content-Type": rx.mediatypes.OCI_INDEX}, timeout=30, verify=False)
+    assert r.status_code == 201
+    state.resolve(f"{host}/test/widget-referred:v1")
+    assert state.load_referrers() and state.error == ""
+    assert [r["digest"] for r in state.referrers] == [art.digest]
     assert state.open_referrer(art.digest)
     assert state.descriptor.digest == art.digest
     assert state.manifest.artifact_type == "application/spdx+json"
     assert state.config is None, "an artifact's empty config is not parsed as an image config"
-    assert state.subject.digest == images["single"].digest
+    assert state.subject.digest == single.digest
     assert state.open_subject()
-    assert state.manifest.digest == images["single"].digest
+    assert state.manifest.digest == single.digest
     assert state.back() and state.manifest.digest == art.digest
 
 
@@ -321,7 +343,7 @@ def test_artifact_has_no_files_to_list(state, host, images):
 
 
 def test_works_with_an_oci_layout_source(tmp_path, images):
-    layout = pytest.importorskip("registry_explorer.layout")
+    from registry_explorer import layout  # our own module: a missing one is a failure, never a skip
     from registry_explorer.sandbox.samples import write_layout
 
     write_layout([images["single"], images["artifact"]], tmp_path / "layout")

@@ -6,6 +6,7 @@ Widgets are found by their CSS class hooks, the same contract the browser tests 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,32 @@ def test_widget_messages_are_routed_to_the_main_shell():
     _route_to_main_shell(widget)
     assert widget.comm._reply_subshell_for({"method": "update"}, "subshell-1") is None
     _route_to_main_shell(object())  # no comm (or an older kernel): nothing to do
+
+
+def test_fetch_click_returns_while_the_download_runs(open_registry, images, tmp_path):
+    """The Fetch button must hand the download to a thread: a click that blocks freezes the notebook.
+
+    A proxy holds the blob body for 2 s after its first kilobyte (then closes; the client resumes),
+    so a fetch that ran inside the click handler would make click() take over 2 s.
+    """
+    from helpers.proxy import FaultProxy
+
+    img = images["single"]
+    layer = img.extra["big_layer"]  # 2.4 MB, so the stall after 1 KiB happens mid-body
+    with FaultProxy(open_registry.url) as proxy:
+        ex = rx.Explorer(rx.Client(docker_config={}), f"{proxy.host}/test/single:v1")
+        ex.select([1])
+        assert find(ex, "rx-layer-select").value == (layer.digest,)
+        find(ex, "rx-dest").value = str(tmp_path / "out")
+        proxy.stall_blob_after, proxy.stall_seconds, proxy.stall_count = 1024, 2.0, 1
+        t0 = time.monotonic()
+        find(ex, "rx-fetch").click()
+        clicked = time.monotonic() - t0
+        assert clicked < 0.5, f"the click blocked for {clicked:.2f} s"
+        assert ex.state.fetching and ex.fetched == [], "the download is still running after the click returned"
+        assert find(ex, "rx-fetch").disabled is True and find(ex, "rx-cancel").disabled is False
+        assert ex.wait(30)
+    assert ex.error == ""
+    (path,) = ex.fetched
+    assert "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest() == layer.digest
+    assert find(ex, "rx-fetch").disabled is False
