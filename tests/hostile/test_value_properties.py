@@ -38,9 +38,12 @@ hostile_number = st.one_of(
 # URL-ish text: malformed IPv6 literals, as issue 10 saw in realm, Location and Link.
 bad_url = st.one_of(st.sampled_from(["http://[::1", "http://[zz]/", "https://[", "//[::1/x", "http://[::1]]:80/"]),
                     st.builds(lambda a, b: f"http://[{a}]{b}", st.text(max_size=10), st.text(max_size=10)))
-url_host = st.from_regex(r"[a-z][a-z0-9-]{0,12}\.test(:[1-9][0-9]{0,3})?", fullmatch=True)
-url_path = st.from_regex(r"(/[a-z0-9._-]{1,10}){1,4}(\?[a-z]{1,5}=[a-z0-9]{1,8}(&[a-z]{1,5}=[a-z0-9]{1,8})?)?",
-                         fullmatch=True)
+_word = st.text(alphabet="abcdefxyz0123456789._-", min_size=1, max_size=8)
+url_host = st.builds(lambda name, port: f"{name}.test" + (f":{port}" if port else ""),
+                     st.text(alphabet="abcdefxyz", min_size=1, max_size=10), st.one_of(st.none(), st.integers(1, 65535)))
+url_path = st.builds(lambda parts, query: "/" + "/".join(parts) + (f"?last={query}&n=10" if query else ""),
+                     st.lists(_word.filter(lambda w: w not in (".", "..")), min_size=1, max_size=4),
+                     st.one_of(st.none(), st.text(alphabet="abcxyz019", min_size=1, max_size=8)))
 
 
 def _in_tree(call):
