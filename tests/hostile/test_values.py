@@ -19,8 +19,8 @@ from helpers.hostile import (
     plain_client,
     recording_server,
     sha256,
-    write_layout,
 )
+from helpers.hostile_layout import write_layout
 
 import registry_explorer as rx
 
