@@ -75,7 +75,7 @@ def _assert_honest(doc, exc, digest: str = D) -> None:
     assert b"/evil" not in json.dumps(doc.json).encode(), "the forged history (cmd) was parsed"
 
 
-def _files(tag_digest_header: bool = False):
+def _files():
     files = {f"/v2/repo/manifests/{D}": (FORGED, SCHEMA1_SIGNED), "/v2/repo/manifests/v1": (FORGED, SCHEMA1_SIGNED)}
     idx = index_of([(SCHEMA1_SIGNED, PAYLOAD)])  # an index naming D with the honest size
     files["/v2/repo/manifests/idx"] = (idx, OCI_INDEX)

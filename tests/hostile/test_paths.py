@@ -20,12 +20,11 @@ from helpers.hostile import (
     outcome,
     plain_client,
     recording_server,
-    run_isolated,
     sha256,
     static_registry,
     tree_snapshot,
-    write_layout,
 )
+from helpers.hostile_layout import run_isolated, write_layout
 
 import registry_explorer as rx
 from registry_explorer.extract import extract_layer
