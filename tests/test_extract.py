@@ -79,6 +79,18 @@ def test_hostile_layer_stays_inside(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "no temporary directory left"
 
 
+def test_symlink_swapped_after_its_check_cannot_lead_outside(tmp_path):
+    """`a -> b/../..` is inside while b points two levels deep; re-pointing b makes `a` lead outside.
+    A member written under `a/` must then be refused, not written beside the destination."""
+    data = _tar([("b", "sym", "c/d"), ("a", "sym", "b/../.."), ("b", "sym", "x"), ("x", "dir", None),
+                 ("a/evil.txt", "file", b"through the swapped symlink")])
+    client = FakeClient({_desc(data).digest: data})
+    dest = tmp_path / "out"
+    res = extract_layer(client, "x", _desc(data), dest)
+    assert "a/evil.txt" in res.refused and "a/evil.txt" not in res.written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "nothing written beside the destination"
+
+
 def test_corrupt_layer_extracts_nothing(tmp_path):
     data = _tar([("a.txt", "file", b"x" * 1000)])
     good = _desc(data)

@@ -319,6 +319,17 @@ def test_merge_applies_whiteouts_in_order():
     assert list(merged) == sorted(merged)
 
 
+def test_whiteouts_listed_after_their_own_layers_entries_hide_only_lower_layers():
+    """Tar order is free: a whiteout after an entry of its own layer must still not hide that entry."""
+    layers = [
+        (0, "sha256:l0", [E("new", size=1), E("opt", "dir"), E("opt/x", size=3)]),
+        (1, "sha256:l1", [E("new", size=8), E("new", whiteout="file"), E("opt/fresh", size=7),
+                          E("opt", whiteout="opaque")]),
+    ]
+    merged = {p.entry.path: (p.layer_index, p.entry.size) for p in merge_layers(layers)}
+    assert merged == {"new": (1, 8), "opt": (0, 0), "opt/fresh": (1, 7)}
+
+
 def test_merge_recreates_after_delete_and_opaque_root():
     layers = [
         (0, "a", [E("x", "dir"), E("x/1"), E("y")]),

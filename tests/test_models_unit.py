@@ -93,6 +93,19 @@ def test_signed_schema1_digest_is_over_the_payload():
     assert len(m.layers) == 3 and m.config is None
 
 
+def test_schema1_layers_are_listed_base_first():
+    """schema1 lists fsLayers top-most first; .layers is base first like every other manifest.
+
+    Read from the fixture by hand: fsLayers = [a3ed95ca... (the empty gzip layer of `CMD ["sh"]`),
+    5cc84ad3... (the `ADD file:6db446a5...` busybox rootfs)].
+    """
+    m = rx.parse_manifest(load("schema1/dockerhub-busybox-schema1-signed.json"))
+    assert [(d.digest, d.size) for d in m.layers] == [
+        ("sha256:5cc84ad355aaa64f46ea9c7bbcc319a9d808ab15088a27209c9e70ef86e5a2aa", -1),
+        ("sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4", -1),
+    ]
+
+
 def test_config_history_alignment_inputs():
     raw = load("config/docker-18.09-classic-builder-config-15-history.json")
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -15,6 +15,8 @@ class _Pages(Handler):
 
     def do_GET(self):
         type(self).requests.append(self.path)
+        if len(type(self).requests) > 5:  # a looping client: fail it now rather than after 10,000 pages
+            return self.send(500, b'{"errors": [{"code": "UNKNOWN", "message": "loop"}]}')
         port = self.server.server_address[1]
         if self.path.startswith("/v2/loop/tags/list"):
             # Page 2 links to itself: a client without a seen-set would fetch it forever.
