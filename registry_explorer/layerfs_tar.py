@@ -103,8 +103,8 @@ def entry_from_tarinfo(info: tarfile.TarInfo) -> Entry:
         kind = _TYPES.get(info.type, "other")
     linkname = normalize_path(info.linkname) if kind == "hardlink" else info.linkname
     return Entry(
-        path=path, type=kind, size=int(info.size), mode=int(info.mode) & 0o7777, uid=int(info.uid),
-        gid=int(info.gid), mtime=info.mtime, linkname=linkname, whiteout=whiteout,
+        path=path, type=kind, size=int(info.size), mode=int(info.mode) & 0o7777, uid=_id(info.uid),
+        gid=_id(info.gid), mtime=info.mtime, linkname=linkname, whiteout=whiteout,
     )
 
 
@@ -291,3 +291,17 @@ def _verify_rest(blob) -> None:
         raise
     except Exception:  # noqa: BLE001 - the connection broke too: the parse error stays the one to report
         return
+
+
+# PAX headers carry ids as decimal text of any length (POSIX pax "uid", "gid"); the frames' columns
+# are int64. An id beyond that is hostile or broken: -1 says "not representable" without crashing.
+_MAX_ID = (1 << 63) - 1
+
+
+def _id(value) -> int:
+    """A tar uid/gid as an int that fits the int64 columns (-1 when it does not)."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return -1
+    return n if 0 <= n <= _MAX_ID else -1

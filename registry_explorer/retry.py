@@ -38,8 +38,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True, and float("²") raises
+        return float(min(int(value), 1 << 31))
     from email.utils import parsedate_to_datetime  # rare path; keeps imports light
 
     try:

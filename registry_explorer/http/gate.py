@@ -143,5 +143,8 @@ class Gate:
 
 def _same_endpoint(url: str, realm: str) -> bool:
     """The same scheme, host:port and path as the realm (the query - service, scope - may differ)."""
-    a, b = urlsplit(url), urlsplit(realm)
+    try:
+        a, b = urlsplit(url), urlsplit(realm)
+    except ValueError:  # a malformed realm (a bad IPv6 literal) is nobody's endpoint
+        return False
     return (a.scheme, netloc(url), a.path) == (b.scheme, netloc(realm), b.path)

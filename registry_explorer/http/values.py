@@ -63,7 +63,7 @@ def json_seconds(value: object, *, default: float, maximum: float) -> float:
     """A duration from a JSON body (`expires_in`): a finite number within (0, maximum], else `default`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
-    if math.isnan(value) or value <= 0:  # json.loads accepts NaN and Infinity
+    if (isinstance(value, float) and math.isnan(value)) or value <= 0:  # json.loads accepts NaN and Infinity
         return default
     return float(min(value, maximum))
 

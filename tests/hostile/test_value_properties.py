@@ -19,7 +19,7 @@ import registry_explorer as rx
 
 # The parsers under test, imported in ONE place so they are easy to repoint if modules move.
 from registry_explorer.auth import parse_challenges
-from registry_explorer.client import _next_link as next_link
+from registry_explorer.listing import next_link
 from registry_explorer.retry import parse_retry_after
 from registry_explorer.trace import decode_jwt, parse_rate_limit
 
@@ -179,3 +179,68 @@ def test_next_link_round_trip(host, path, prev, quoted):
 @given(host=url_host, path=url_path)
 def test_next_link_relative_resolves_on_the_current_host(host, path):
     assert next_link(f'<{path}>; rel="next"', f"https://{host}/v2/x/tags/list") == f"https://{host}{path}"
+
+
+
+# -- the checked parsers of http/values.py: every server-controlled number, URL, range and token -------
+
+from registry_explorer.http import values as hv  # noqa: E402
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_header_int_is_an_int64_or_our_error(text):
+    try:
+        n = hv.header_int(text, what="Content-Length")
+    except rx.ProtocolError:
+        return
+    assert n is None or (0 <= n <= hv.MAX_INT64 and str(n) == text.strip().lstrip("0") or n == 0)
+
+
+@given(st.integers(min_value=0, max_value=hv.MAX_INT64))
+def test_header_int_reads_back_what_was_written(n):
+    assert hv.header_int(f" {n} ", what="Content-Length") == n
+    assert hv.lenient_int(str(n)) == n
+
+
+@given(st.integers(min_value=hv.MAX_INT64 + 1, max_value=1 << 80))
+def test_numbers_beyond_int64_are_refused(n):
+    assert hv.lenient_int(str(n)) is None
+    try:
+        hv.header_int(str(n), what="Content-Length")
+        raise AssertionError("accepted a number beyond int64")
+    except rx.ProtocolError:
+        pass
+
+
+@given(st.integers(0, 1 << 40), st.integers(0, 1 << 40), st.integers(1, 1 << 41))
+def test_content_range_round_trips(a, length, total):
+    b = a + length
+    parsed = hv.content_range(f"bytes {a}-{b}/{total}")
+    assert parsed == ((a, b, total) if b < total else None)
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_http_url_gives_an_http_url_or_our_error(text):
+    try:
+        url = hv.http_url(text, "https://registry.example/v2/x", what="Location")
+    except rx.ProtocolError:
+        return
+    assert url.startswith(("http://", "https://")) and hv.netloc(url)
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_bearer_token_is_header_safe_or_our_error(text):
+    try:
+        tok = hv.bearer_token(text, what="token server")
+    except rx.ProtocolError:
+        return
+    assert tok is None or (tok == text and tok.isascii() and "\r" not in tok and "\n" not in tok and " " not in tok)
+
+
+@given(st.one_of(st.none(), st.booleans(), st.floats(allow_nan=True), st.integers(), st.text(max_size=5)))
+def test_json_seconds_is_finite_and_bounded(value):
+    out = hv.json_seconds(value, default=60, maximum=86400)
+    assert 0 < out <= 86400 and math.isfinite(out)
