@@ -109,7 +109,7 @@ class Transport:
             resp = self.wire.send(method, url, headers=headers, data=form, stream=True,
                                   verify=self._verify_for(netloc(url)))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised unchanged
-            self._finish(ex, started, None, str(exc)[:300])
+            self._finish(ex, started, None, _trace_error(exc))
             exc.exchange = ex  # so the retry loop notes its wait on the right record
             raise
         self._finish(ex, started, resp, None)
@@ -196,3 +196,14 @@ class Transport:
             raise_for(method, target, resp, registry, has_credentials=self.credentials.get(registry) is not None,
                       withheld=self.auth.withheld(registry, api, target))
         return resp
+
+
+def _trace_error(exc: BaseException) -> str:
+    """How the trace names a failed exchange: its kind first ('TLS: ...', 'timeout'), as the notebooks show it."""
+    kind = getattr(exc, "kind", None)
+    text = str(exc)[:300]
+    if kind in ("tls-verify", "tls-handshake"):
+        return f"TLS: {text}"
+    if kind == "timeout":
+        return "timeout"
+    return text
