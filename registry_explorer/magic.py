@@ -34,9 +34,9 @@ class RxMagic:
 
     def explore(self, ref: str) -> Any:
         """The Explorer widget on `ref` (the last expression of a cell displays it)."""
-        from .widgets import Explorer
+        import registry_explorer  # rx.Explorer: the package's one lazy hook for the widget
 
-        return Explorer(self._client(), reference=ref)
+        return registry_explorer.Explorer(self._client(), reference=ref)
 
     def _client(self):
         if self.client is None:
