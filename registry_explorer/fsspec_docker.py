@@ -43,7 +43,17 @@ def _read_only(what: str):
     return refuse
 
 
-class DockerFileSystem(AbstractFileSystem):
+class _PerClient(type(AbstractFileSystem)):
+    """fsspec reuses instances by the repr of their options; two Clients can share a repr (not their
+    credentials or CA bundle), so a filesystem given a `client=` is never shared from that cache."""
+
+    def __call__(cls, *args, **kwargs):
+        if kwargs.get("client") is not None:
+            kwargs.setdefault("skip_instance_cache", True)
+        return super().__call__(*args, **kwargs)
+
+
+class DockerFileSystem(AbstractFileSystem, metaclass=_PerClient):
     """Registries as a read-only filesystem: registry / repository / image:tag / path in the image."""
 
     protocol = ("docker",)

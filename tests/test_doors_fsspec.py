@@ -106,6 +106,13 @@ def test_ranges_and_seekable_open(fs, data_registry):
         assert f.readline() == "00000000\n"
 
 
+def test_a_given_client_is_never_swapped_for_another(data_registry):
+    a, b = client_for(data_registry), client_for(data_registry)
+    assert repr(a) == repr(b)  # what fsspec's instance cache keys on
+    assert DockerFileSystem(client=a).client is a
+    assert DockerFileSystem(client=b).client is b
+
+
 def test_writes_are_refused(fs, data_registry):
     path = url(data_registry, "/data/new.csv")
     for call in (lambda: fs.open(path, "wb"), lambda: fs.pipe_file(path, b"x"), lambda: fs.rm(path),
