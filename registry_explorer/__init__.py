@@ -47,6 +47,8 @@ _LAZY = {
     "LayoutReference": ".layout",
     # The one place outside widgets/ that names the widget: the documented lazy hook for rx.Explorer.
     "Explorer": ".widgets",
+    # `%load_ext registry_explorer` looks this up on the package; the magic imports only then.
+    "load_ipython_extension": ".magic",
 }
 _SUBMODULES = ("frames", "sandbox", "widgets", "queries")
 
@@ -71,5 +73,5 @@ __all__ = [
     "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
-    "parse_reference",
+    "load_ipython_extension", "parse_reference",
 ]

@@ -62,6 +62,13 @@ try:
     out["layers"] = frames.layers(image, config)["digest"].tolist()
     out["diff_ids"] = list(config.diff_ids)
     out["files"] = frames.image_files(client, hello)["path"].tolist()
+    # The front doors come with a plain install: the console script, and docker:// with no import (issue 15).
+    rx_help = subprocess.run([os.path.join(os.path.dirname(sys.executable), "rx"), "--help"], capture_output=True,
+                             text=True, timeout=60)
+    out["rx_help"] = {"rc": rx_help.returncode, "out": rx_help.stdout}
+    import pandas as pd
+    out["docker_csv"] = pd.read_csv(f"docker://{refs['data'].rsplit('/', 2)[0]}/demo/data:1.0/data/table.csv",
+                                    storage_options={"docker_config": {}})["city"].tolist()
     state = ExplorerState(client)
     out["state"] = {"ok": state.resolve(refs["multiarch"]), "error": state.error, "platforms": list(state.platforms),
                     "digest": state.descriptor.digest if state.descriptor else None,
@@ -195,6 +202,9 @@ def test_installed_wheel_works_outside_the_checkout(built, expected, tmp_path_fa
     assert out["layers"] == expected["layers"]
     assert out["diff_ids"] == expected["diff_ids"]
     assert out["files"] == expected["files"]
+    assert out["rx_help"]["rc"] == 0 and out["rx_help"]["out"].startswith("Usage: rx "), out["rx_help"]
+    assert all(verb in out["rx_help"]["out"] for verb in ("digest", "manifest", "files", "trace", "cat"))
+    assert out["docker_csv"] == ["Lisbon", "Porto", "Madrid", "Paris"]
     assert out["state"] == {"ok": True, "error": "", "platforms": expected["platforms"],
                             "digest": expected["multiarch"], "layers": expected["multiarch_layers"]}
 

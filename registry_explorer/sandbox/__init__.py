@@ -45,6 +45,7 @@ SAMPLES = {
     "zstd": ("zstd", "demo/zstd", "1.0"),
     "wasteful": ("wasteful", "demo/wasteful", "1.0"),
     "variant": ("variant", "demo/hello-variant", "1.0"),
+    "data": ("data", "demo/data", "1.0"),  # CSVs for docker:// (samples_data.py)
 }
 
 
@@ -120,11 +121,11 @@ class Sandbox:
 
 def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private: bool = False) -> dict[str, str]:
     """Push the sample images to a registry at `url`; returns sample name -> reference."""
-    from . import samples
+    from . import samples, samples_data
     from .push import _Client, push_image
 
     host = url.split("://", 1)[1]
-    images = samples.build_images(cached=True)
+    images = {**samples.build_images(cached=True), **samples_data.build_images()}
     refs: dict[str, str] = {}
     for name, (key, repo, tag) in SAMPLES.items():
         img = images[key]

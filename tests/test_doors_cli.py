@@ -1,0 +1,162 @@
+"""`rx` as a subprocess: each verb's JSON equals the library's answer; errors are one line, exit 1."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers.clients import PRIVATE_REPO, client_for
+
+import registry_explorer as rx
+from registry_explorer import frames, verbs
+from registry_explorer.sandbox import samples_data
+from registry_explorer.sandbox.push import push_image
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def reg(open_registry):
+    push_image(open_registry.url, samples_data.build_data(), verify=open_registry.verify)
+    return open_registry
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """No proxy for loopback, and an empty docker config (the user's credentials stay out of tests)."""
+    cfg = tmp_path_factory.mktemp("docker-config")
+    base = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    return {**base, "NO_PROXY": "127.0.0.1,localhost", "DOCKER_CONFIG": str(cfg)}
+
+
+def rx_run(env, *args, check=True, **kw) -> subprocess.CompletedProcess:
+    # `python -m registry_explorer` from the checkout: the same main() as the `rx` console script.
+    proc = subprocess.run([sys.executable, "-m", "registry_explorer", *args], capture_output=True, cwd=ROOT,
+                          env=env, timeout=120, **kw)
+    if check:
+        assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    return proc
+
+
+def rx_json(env, *args):
+    return json.loads(rx_run(env, *args, "--output", "json").stdout)
+
+
+def test_each_verb_json_equals_the_library(reg, env, images):
+    client = client_for(reg)
+    single = f"{reg.host}/{images['single'].repository}:{images['single'].tag}"
+    multi = f"{reg.host}/{images['multi'].repository}:{images['multi'].tag}"
+    data = f"{reg.host}/demo/data:1.0"
+
+    assert rx_json(env, "digest", single)["digest"] == client.resolve(single).digest == images["single"].digest
+    assert rx_json(env, "manifest", multi) == client.manifest(multi).json
+    assert rx_json(env, "manifest", multi, "--platform", "linux/arm64") == client.image(multi, "linux/arm64").json
+    assert rx_json(env, "config", single) == client.config(single).json
+    assert rx_json(env, "ls", f"{reg.host}/demo/data") == sorted(client.tags(f"{reg.host}/demo/data")) == ["1.0"]
+    assert rx_json(env, "catalog", reg.host) == client.catalog(reg.host)
+    assert rx_json(env, "files", data) == verbs.plain(frames.image_files(client, data))
+    layer0 = client.image(data).layers[0]
+    assert rx_json(env, "files", data, "--layer", "0") == verbs.plain(frames.files(client, data, layer0))
+
+    table = rx_run(env, "cat", data, "data/table.csv").stdout
+    assert table == samples_data.TABLE_CSV == verbs.cat(client, data, "data/table.csv")
+    config_desc = client.image(single).config
+    blob = rx_run(env, "blob", f"{reg.host}/{images['single'].repository}@{config_desc.digest}").stdout
+    assert "sha256:" + hashlib.sha256(blob).hexdigest() == config_desc.digest
+
+
+def test_table_and_csv_outputs(reg, env):
+    data = f"{reg.host}/demo/data:1.0"
+    csv_out = rx_run(env, "files", data, "-o", "csv").stdout.decode()
+    got = pd.read_csv(io.StringIO(csv_out))
+    assert list(got.columns) == ["path", "type", "size", "mode", "linkname"]
+    assert "data/parts/part-2.csv" in set(got["path"]) and "data/draft.csv" not in set(got["path"])
+    table = rx_run(env, "ls", f"{reg.host}/demo/data").stdout.decode().splitlines()
+    assert table == ["VALUE", "1.0"]
+
+
+def test_export_writes_an_oci_layout(reg, env, tmp_path, images):
+    single = f"{reg.host}/{images['single'].repository}:{images['single'].tag}"
+    rx_run(env, "export", single, str(tmp_path / "out"))
+    layout = rx.Layout(tmp_path / "out")
+    assert layout.resolve(f"oci:{tmp_path / 'out'}:{images['single'].tag}").digest == images["single"].digest
+
+
+@pytest.mark.parametrize("case", ["bad-reference", "unknown-repo", "unauthorized", "no-such-file", "bad-layer"])
+def test_errors_are_one_line_exit_1(reg, token_registry, env, case):
+    args = {
+        "bad-reference": ["digest", "Not A Reference"],
+        "unknown-repo": ["digest", f"{reg.host}/nothing/here:1"],
+        "unauthorized": ["digest", f"{token_registry.host}/{PRIVATE_REPO}:v1"],
+        "no-such-file": ["cat", f"{reg.host}/demo/data:1.0", "data/draft.csv"],
+        "bad-layer": ["files", f"{reg.host}/demo/data:1.0", "--layer", "7"],
+    }[case]
+    if token_registry.ca_file and case == "unauthorized":
+        args = ["--ca-bundle", str(token_registry.ca_file), *args]
+    proc = rx_run(env, *args, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert err.count("\n") == 1 and err.startswith("rx: error: "), err
+    assert "Traceback" not in err and proc.stdout == b""
+    debug = rx_run(env, "--debug", *args, check=False)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr.decode()
+
+
+def test_bad_usage_exits_2(env):
+    assert rx_run(env, "files", check=False).returncode == 2
+    assert rx_run(env, "no-such-verb", check=False).returncode == 2
+    assert rx_run(env, "files", "x", "--output", "xml", check=False).returncode == 2
+
+
+def test_broken_pipe_is_quiet(reg, env):
+    cmd = f"{shlex.quote(sys.executable)} -m registry_explorer files {reg.host}/demo/data:1.0 --output csv | head -1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, cwd=ROOT, env=env, timeout=60)
+    assert proc.stdout == b"path,type,size,mode,linkname\n"
+    assert proc.stderr == b"", proc.stderr.decode()
+    # pipefail: rx's own exit status is visible, and it is 0
+    assert proc.returncode == 0
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(reg, env, images):
+    single = f"{reg.host}/{images['single'].repository}:{images['single'].tag}"
+    proc = rx_run(env, "trace", single, "--curl")
+    assert proc.stderr == b""
+
+
+def test_trace_replays_with_curl(token_registry, env, images, tmp_path):
+    """Run every curl line of `rx trace` in order (TOKEN from the replayed token request): same digests."""
+    img = images["single"]
+    ref = f"{token_registry.host}/{img.repository}:{img.tag}"
+    extra = ["--ca-bundle", str(token_registry.ca_file)] if token_registry.ca_file else []
+    rows = rx_json(env, *extra, "trace", ref)
+    lines = rx_run(env, *extra, "trace", ref, "--curl").stdout.decode().splitlines()
+    assert [r["curl"] for r in rows] == lines
+    assert all("Bearer ey" not in ln for ln in lines), "a token leaked into the trace"
+    curl_env = {**env}
+    if token_registry.ca_file:
+        curl_env["CURL_CA_BUNDLE"] = str(token_registry.ca_file)
+    token, got = "", {}
+    for row, line in zip(rows, lines):
+        if row["status"] is None or row["status"] >= 400:
+            continue  # a failed probe (https on a plain port) or the 401 that starts the token dance
+        out = subprocess.run(["bash", "-c", line], capture_output=True, env={**curl_env, "TOKEN": token}, timeout=60)
+        assert out.returncode == 0, (line, out.stderr.decode())
+        if row["purpose"] == "token":
+            token = json.loads(out.stdout)["token"]
+        elif row["method"] == "GET" and row["purpose"] in ("manifest", "config", "blob"):
+            url_digest = row["url"].rsplit("/", 1)[1]
+            actual = "sha256:" + hashlib.sha256(out.stdout).hexdigest()
+            got[url_digest if url_digest.startswith("sha256:") else row["purpose"]] = actual
+    want = {d for d in img.blobs if d != img.digest}  # config and layers, by digest
+    assert {k for k in got if k.startswith("sha256:")} >= want
+    assert all(got[d] == d for d in want), "a replayed blob hashed to another digest"
+    assert got["manifest"] == img.digest, "the replayed manifest GET (by tag) is not the image's manifest"
