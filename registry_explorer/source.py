@@ -27,6 +27,7 @@ from .errors import (
 )
 from .limits import MAX_INDEX_DEPTH, MAX_WALK_MANIFESTS
 from .models import Descriptor, ImageConfig, Index, Manifest
+from .peek import PeekMixin
 from .pipeline import check, pipelined_copy
 from .platform import DEFAULT_PLATFORM, Platform, describe, select
 from .reference import validate_digest
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[Descriptor, int, int], None]
 
 
-class SourceBase:
+class SourceBase(PeekMixin):
     """Shared read API over `parse`, `manifest` and `_raw_blob`, which subclasses provide."""
 
     workers: int = DEFAULT_WORKERS
