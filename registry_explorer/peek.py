@@ -24,7 +24,7 @@ import threading
 from . import mediatypes as mt
 from .errors import InvalidManifest, NotFound
 from .http.values import content_range
-from .layerfs_tar import normalize_path
+from .layerfs_tar import Entry, normalize_path
 from .models import Descriptor
 from .peek_build import build_index
 from .peek_index import DEFAULT_SPAN, IndexEntry, LayerIndex
@@ -85,6 +85,13 @@ class _LayerView:
                 self.opaque.add(e.entry.path)
             else:
                 self.by_path[e.entry.path] = e
+        # Tars may omit parent directories ("data/x" without "data"): they exist all the same.
+        self.implicit: set[str] = set()
+        for path in self.by_path:
+            parent = posixpath.dirname(path)
+            while parent and parent not in self.implicit:
+                self.implicit.add(parent)
+                parent = posixpath.dirname(parent)
 
     def hides(self, path: str) -> bool:
         """True when this layer's whiteouts hide `path` in the layers below."""
@@ -223,6 +230,8 @@ class PeekMixin:
         for pos in order:
             v = view(pos)
             hit = v.by_path.get(path)
+            if hit is None and path in v.implicit:
+                hit = IndexEntry(Entry(path=path, type="dir", size=0, mode=0o755, uid=0, gid=0, mtime=0.0))
             if hit is not None:
                 return hit, v
             if v.hides(path):

@@ -41,6 +41,7 @@ class RangedBlob(io.RawIOBase):
         self._plan = plan
         self.requests = 0
         self.bytes_moved = 0
+        self.refused: RangeRefused | None = None
 
     def readable(self) -> bool:
         """File protocol."""
@@ -61,7 +62,11 @@ class RangedBlob(io.RawIOBase):
         return self._pos
 
     def _get(self, start: int, end: int) -> None:
-        data = self._fetch(start, end)
+        try:
+            data = self._fetch(start, end)
+        except RangeRefused as exc:
+            self.refused = exc  # zran wraps exceptions from Python reads; the caller re-raises this one
+            raise
         self.requests += 1
         self.bytes_moved += len(data)
         self._segments.append((start, data))
@@ -139,6 +144,8 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
                 parts.append(chunk)
                 left -= len(chunk)
         except (igz.ZranError, ValueError, OSError) as exc:
+            if blob.refused is not None:
+                raise blob.refused from None
             if isinstance(exc, RegistryExplorerError):
                 raise
             raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what) from None

@@ -25,7 +25,7 @@ __all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes"]
 
 TOC_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest"
 BIG_FILES = 6000
-BIG_SEED = 1212
+BIG_SEED = 1213
 _ZSTD_FRAME = 64 << 10  # uncompressed bytes per frame of the multi-frame zstd layer
 
 
@@ -116,18 +116,18 @@ def build_peek_images() -> dict[str, s.TestImage]:
 def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG_SEED) -> tuple[bytes, str]:
     """(gzip blob, diff_id) of a deterministic layer whose gzip is at least `total_mib` MiB.
 
-    Three quarters of each file is seeded random bytes (incompressible, so the gzip is as big as
-    asked), a quarter text; the last file is `data/last.txt`, small, for reading from the end.
+    Half of each file is seeded random bytes (incompressible, so the gzip is as big as asked),
+    half text (so deflate windows compress as in real layers); the last file is `data/last.txt`, small, for reading from the end.
     """
     rnd = random.Random(seed)
-    per = max(1024, (total_mib << 20) * 28 // 20 // files)  # 40% over: the text part compresses away
+    per = max(1024, (total_mib << 20) * 42 // 20 // files)  # the text half compresses away
     buf = io.BytesIO()
     comp = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip level 1: building must take seconds
     out = [comp.compress(b"")]
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for i in range(files):
             n = per // 2 + rnd.randrange(per)
-            body = rnd.randbytes(n * 3 // 4) + (f"file {i} " * (n // 32 + 1)).encode()[: n - n * 3 // 4]
+            body = rnd.randbytes(n // 2) + (f"file {i} " * (n // 8 + 1)).encode()[: n - n // 2]
             info = tarfile.TarInfo(f"data/d{i % 64:02d}/f{i:05d}.bin")
             info.size, info.mtime, info.mode = len(body), s.EPOCH, 0o644
             tar.addfile(info, io.BytesIO(body))
