@@ -91,6 +91,7 @@ class Exchange:
     form: dict[str, str] | None = None  # redacted form fields of a POST (OAuth2 token grant)
     attempt: int = 0  # 0 for the first try, N for the Nth retry
     retry_wait_ms: float | None = None  # how long we waited after this exchange before retrying
+    note: str | None = None  # why the client did something else next (e.g. a Range fallback)
 
     @property
     def auth_scheme(self) -> str | None:

@@ -254,7 +254,15 @@ class _ProxyHandler(_Handler):
             return self._paginated_tags(TAGS_RE.match(path).group("name"), split.query)
 
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        if proxy.ignore_range:
+        has_range = blob_m is not None and method == "GET" and "Range" in self.headers
+        if has_range and proxy.range_fault == "416":
+            self._record(416)
+            return self._send_simple(416, b"", {"Content-Range": "bytes */0"})
+        if has_range and proxy.range_fault == "shift":  # answer 206 for other bytes than asked
+            rm = re.match(r"bytes=(\d+)-(\d*)", headers.get("Range", ""))
+            if rm:
+                headers["Range"] = f"bytes={int(rm.group(1)) + 1}-{rm.group(2)}"
+        if proxy.ignore_range or (has_range and proxy.range_fault == "ignore"):
             headers = {k: v for k, v in headers.items() if k.lower() != "range"}
         try:
             upstream = proxy._session.request(
@@ -351,6 +359,8 @@ class _ProxyHandler(_Handler):
             upstream.close()
 
     def _write_chunk(self, data: bytes, *, chunked: bool) -> None:
+        with self.owner._lock:
+            self.owner.body_bytes += len(data)  # what crossed the wire, counted here, not by the client
         if chunked:
             self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
         elif data:
@@ -481,6 +491,7 @@ class FaultProxy(_ServerBase):
         self.inject: list[dict] = []  # e.g. {"status": 503, "count": 2, "path": "/manifests/", "headers": {...}}
         self.redirect_loop = False
         self.ignore_range = False
+        self.range_fault: str | None = None  # blob GETs with Range: "ignore" (200), "shift" (206, other bytes), "416"
         self.drop_blob_after: int | None = None  # drop blob GETs after this many body bytes...
         self.drop_count = 0  # ...this many times (-1: always)
         self.drop_each_after: int | None = None  # or drop each blob GET after this many of *its* bytes
@@ -501,10 +512,13 @@ class FaultProxy(_ServerBase):
         with self._lock:
             self.requests.append({"method": method, "path": path, "status": status, "headers": headers})
 
+    body_bytes = 0  # response body bytes sent to the client since the last reset
+
     def reset(self) -> None:
         """Forget recorded requests (here and on the mirror) and switch every fault off."""
         with self._lock:
             self.requests.clear()
+            self.body_bytes = 0
         self.mirror.reset()
         self._clear_faults()
 

@@ -1,0 +1,164 @@
+"""Sample images for peeking inside layers (issue 12): merged-filesystem cases, eStargz, zstd frames, big.
+
+* ``peek``: two gzip layers - symlinks (absolute, relative, escaping `..`), a hard link, a
+  whiteout, an opaque directory, a file replaced in the upper layer;
+* ``estargz``: one eStargz layer built by `peek_estargz.estargz_layer`, with its TOC annotation;
+* ``zstd-frames``: one zstd layer of many frames and one of a single frame;
+* ``big``: a deterministic gzip layer of at least 64 MiB with thousands of files, built once
+  and kept on disk (`big_image(cache_dir=...)`) so tests and the notebook take seconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import random
+import tarfile
+import zlib
+from pathlib import Path
+
+from ..peek_estargz import estargz_layer
+from . import samples as s
+
+__all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes"]
+
+TOC_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest"
+BIG_FILES = 6000
+BIG_SEED = 1213
+_ZSTD_FRAME = 64 << 10  # uncompressed bytes per frame of the multi-frame zstd layer
+
+
+def _config(diff_ids):
+    return {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "config": {}, "history": [{"created_by": f"layer {i}"} for i in range(len(diff_ids))]}
+
+
+def _tar(members) -> bytes:
+    """A PAX tar of (name, kind, data-or-target), in the given order (so whiteouts can precede files)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uname, info.gname = s.EPOCH, "root", "root"
+            info.type = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE,
+                         "hardlink": tarfile.LNKTYPE}[kind]
+            info.mode = 0o755 if kind == "dir" else 0o644
+            if kind in ("symlink", "hardlink"):
+                info.linkname = payload
+                tar.addfile(info)
+            elif kind == "file":
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+            else:
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def _gz(raw: bytes, level: int = s.GZIP_LEVEL) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=level, mtime=0) as gz:
+        gz.write(raw)
+    return buf.getvalue()
+
+
+def _image(name: str, layers: list[tuple[s.Blob, str]], annotations=None) -> s.TestImage:
+    blobs = [b for b, _ in layers]
+    diff_ids = [d for _, d in layers]
+    img = s._oci_image(name, _config(diff_ids), blobs, diff_ids)
+    if annotations:  # layer annotations live in the manifest's layer descriptors
+        manifest = img.root.json()
+        for i, a in annotations.items():
+            manifest["layers"][i]["annotations"] = a
+        root = s.Blob(s.OCI_MANIFEST, s.dumps(manifest))
+        img = s.TestImage(name=name, repository=img.repository, tag=img.tag, root=root,
+                          blobs=s._collect(root, img.extra["config_blob"], *blobs), push_order=[("v1", root)],
+                          extra=img.extra)
+    return img
+
+
+def _peek_layers():
+    lower = [("etc", "dir", b""), ("etc/os-release", "file", b"ID=peek\n"), ("etc/gone", "file", b"old\n"),
+             ("usr", "dir", b""), ("usr/lib", "dir", b""), ("usr/lib/libx.so", "file", b"\x7fELF lib x\n"),
+             ("lib", "symlink", "usr/lib"), ("etc/abs", "symlink", "/etc/os-release"),
+             ("etc/escape", "symlink", "../../../../etc/os-release"), ("etc/hard", "hardlink", "etc/os-release"),
+             ("cache", "dir", b""), ("cache/old.bin", "file", b"lower cache\n"), ("etc/loop", "symlink", "loop")]
+    upper = [("etc", "dir", b""), ("etc/.wh.gone", "file", b""), ("cache", "dir", b""),
+             ("cache/.wh..wh..opq", "file", b""), ("cache/new.bin", "file", b"upper cache\n"),
+             ("etc/os-release", "file", b"ID=peek\nVERSION=2\n")]
+    return [(s.Blob(s.OCI_LAYER_GZIP, _gz(raw)), s.sha256(raw)) for raw in (_tar(lower), _tar(upper))]
+
+
+def _zstd_frames(raw: bytes, frame: int) -> bytes:
+    import zstandard
+
+    c = zstandard.ZstdCompressor(level=3, write_content_size=True, write_checksum=False, write_dict_id=False)
+    return b"".join(c.compress(raw[i:i + frame]) for i in range(0, len(raw), frame))
+
+
+def build_peek_images() -> dict[str, s.TestImage]:
+    """The small peek samples: 'peek', 'estargz', 'zstd-frames' (keys) - quick to build."""
+    files = [("etc", "dir", b""), ("etc/motd", "reg", b"eStargz says hello\n"), ("bin", "dir", b""),
+             ("bin/tool", "reg", bytes(range(256)) * 300), ("bin/sh", "symlink", "tool"), ("empty", "reg", b"")]
+    blob, toc_digest, diff_id = estargz_layer(files)
+    est = _image("estargz", [(s.Blob(s.OCI_LAYER_GZIP, blob), diff_id)], {0: {TOC_ANNOTATION: toc_digest}})
+    rnd = random.Random(7)
+    members = [("data", "dir", b"")] + [(f"data/f{i:03d}.txt", "file",
+                                         (f"line {i} " * rnd.randrange(50, 3000)).encode()) for i in range(120)]
+    raw = _tar(members)
+    multi = (s.Blob(s.OCI_LAYER_ZSTD, _zstd_frames(raw, _ZSTD_FRAME)), s.sha256(raw))
+    single_raw = _tar([("one", "file", b"single frame\n" * 100)])
+    single = (s.Blob(s.OCI_LAYER_ZSTD, _zstd_frames(single_raw, 1 << 30)), s.sha256(single_raw))
+    return {"peek": _image("peek", _peek_layers()), "estargz": est,
+            "zstd-frames": _image("zstd-frames", [multi, single])}
+
+
+def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG_SEED) -> tuple[bytes, str]:
+    """(gzip blob, diff_id) of a deterministic layer whose gzip is at least `total_mib` MiB.
+
+    Half of each file is seeded random bytes (incompressible, so the gzip is as big as asked),
+    half text (so deflate windows compress as in real layers); the last file is `data/last.txt`, small, for reading from the end.
+    """
+    rnd = random.Random(seed)
+    per = max(1024, (total_mib << 20) * 42 // 20 // files)  # the text half compresses away
+    buf = io.BytesIO()
+    comp = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip level 1: building must take seconds
+    out = [comp.compress(b"")]
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for i in range(files):
+            n = per // 2 + rnd.randrange(per)
+            body = rnd.randbytes(n // 2) + (f"file {i} " * (n // 8 + 1)).encode()[: n - n // 2]
+            info = tarfile.TarInfo(f"data/d{i % 64:02d}/f{i:05d}.bin")
+            info.size, info.mtime, info.mode = len(body), s.EPOCH, 0o644
+            tar.addfile(info, io.BytesIO(body))
+            out.append(comp.compress(buf.getvalue()))
+            buf.seek(0)
+            buf.truncate()
+        last = b"the last file of the big layer\n" * 4
+        info = tarfile.TarInfo("data/last.txt")
+        info.size, info.mtime = len(last), s.EPOCH
+        tar.addfile(info, io.BytesIO(last))
+    out.append(comp.compress(buf.getvalue()))
+    out.append(comp.flush())
+    blob = b"".join(out)
+    # The tar's raw bytes are not kept (hundreds of MiB): the diff_id is recomputed from the gzip.
+    return blob, s.sha256(gzip.decompress(blob))
+
+
+def big_image(total_mib: int = 64, *, cache_dir: str | os.PathLike | None = None) -> s.TestImage:
+    """The 'big' sample image, its layer kept under `cache_dir` (default: the rx cache dir) between runs."""
+    from ..cache import default_cache_dir
+
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "samples"
+    root.mkdir(parents=True, exist_ok=True)
+    blob_path = root / f"big-{total_mib}-{BIG_FILES}-{BIG_SEED}.tar.gz"
+    diff_path = blob_path.with_suffix(".diffid")
+    if blob_path.is_file() and diff_path.is_file():
+        blob, diff_id = blob_path.read_bytes(), diff_path.read_text().strip()
+    else:
+        blob, diff_id = big_layer_bytes(total_mib)
+        tmp = blob_path.with_name(blob_path.name + f".{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, blob_path)
+        diff_path.write_text(diff_id)
+    return _image("big", [(s.Blob(s.OCI_LAYER_GZIP, blob), diff_id)])
