@@ -15,6 +15,7 @@ from .errors import (
     ConnectionFailed,
     Denied,
     DigestMismatch,
+    InvalidAttestation,
     InvalidManifest,
     InvalidPlatform,
     InvalidReference,
@@ -25,6 +26,7 @@ from .errors import (
     ProtocolError,
     RegistryError,
     RegistryExplorerError,
+    SignatureError,
     SizeMismatch,
     TooLarge,
     Unauthorized,
@@ -47,8 +49,9 @@ _LAZY = {
     "LayoutReference": ".layout",
     # The one place outside widgets/ that names the widget: the documented lazy hook for rx.Explorer.
     "Explorer": ".widgets",
+    "verify_cosign": ".supply.verify",
 }
-_SUBMODULES = ("frames", "sandbox", "widgets", "queries")
+_SUBMODULES = ("frames", "sandbox", "widgets", "queries", "supply")
 
 
 def __getattr__(name: str):
@@ -71,5 +74,5 @@ __all__ = [
     "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
-    "parse_reference",
+    "parse_reference", "InvalidAttestation", "SignatureError", "verify_cosign",
 ]
