@@ -98,3 +98,21 @@ def test_supply_chain_table(open_registry, signed, pushed):
     assert set(df.loc[df["found"] == "referrers tag schema", "digest"]) == {r.digest for r in signed.extra["referrers"]}
     unverified = rx.frames.supply_chain(client, pushed[1])
     assert not unverified["verified"].any() and len(unverified) == len(df)
+
+
+def test_every_row_opens_as_its_decoded_document(open_registry, signed, pushed):
+    from registry_explorer.supply.documents import open_row
+
+    client = client_for(open_registry)
+    df = rx.frames.supply_chain(client, pushed[1])
+    opened = {(r["found"], r["type"]): open_row(client, pushed[1], r) for r in df.to_dict("records")}
+    prov = opened[("referrers tag schema", "https://slsa.dev/provenance/v1")]
+    assert prov.version == "v1" and prov.statement.envelope is not None  # the referrer is the DSSE one
+    assert prov.builder_id == signed.extra["provenance"]["predicate"]["runDetails"]["builder"]["id"]
+    assert opened[("index attestation", "https://slsa.dev/provenance/v1")].statement.envelope is None  # BuildKit: plain
+    cdx = opened[("referrers tag schema", "application/vnd.cyclonedx+json")]
+    assert cdx.format == "cyclonedx" and cdx.frame()["name"].tolist() == [p[0] for p in ss.PACKAGES]
+    spdx = opened[("index attestation", "https://spdx.dev/Document")]
+    assert spdx.format == "spdx" and "pkg:apk/sandbox/musl@1.2.4" in spdx.frame()["purl"].tolist()
+    sig = opened[("cosign tag .sig", supply.cosign.SIMPLE_SIGNING)]
+    assert sig.docker_manifest_digest == signed.root.digest

@@ -75,6 +75,12 @@ class SimpleSigning:
         rows += [{"field": f"optional.{k}", "value": compact(v)} for k, v in sorted(self.optional.items())]
         return _frame(rows, ["field", "value"])
 
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter."""
+        from .html import frame_html
+
+        return frame_html("cosign simple signing payload", self.frame())
+
 
 def decode_simple_signing(raw: Any, *, limit: int = SIMPLE_SIGNING_LIMIT) -> SimpleSigning:
     """The simple signing payload; `critical.image.docker-manifest-digest` must be a valid digest."""
@@ -186,6 +192,12 @@ class SignatureManifest:
                          "certificate_issuer": (cert.oidc_issuer or cert.issuer) if cert else "",
                          "tlog_index": tlog.get("logIndex"), "tlog_integrated_time": tlog.get("integratedTime")})
         return _frame(rows, LAYER_COLUMNS)
+
+    def _repr_html_(self) -> str:
+        """Rich HTML for Jupyter (keyless fields are shown, not verified offline)."""
+        from .html import frame_html
+
+        return frame_html("cosign signatures", self.frame())
 
 
 def _bundle(value: Any) -> dict:
