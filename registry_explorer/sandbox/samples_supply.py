@@ -7,8 +7,9 @@ provenance in a DSSE envelope, an SPDX SBOM and a CycloneDX SBOM. distribution 2
 API, so they are listed in the referrers tag-schema index `sha256-<hex>`, as oras and regctl keep it.
 The index is signed the way `cosign sign --key` does it: a `.sig` tag holding the simple signing payload.
 
-Everything is deterministic except the ECDSA signature bytes (ECDSA draws a random nonce): the key is
-derived from a fixed seed, so its public half is the same in every run. It is a teaching key for a
+Everything is deterministic: the key is derived from a fixed seed, and the signatures use RFC 6979
+deterministic nonces where the installed cryptography/OpenSSL offers them (else the signature bytes,
+and the digests of the manifests holding them, change per run). It is a teaching key for a
 loopback sandbox, published on purpose: never trust it for anything else.
 """
 
@@ -75,11 +76,27 @@ def public_key_pem(key=None) -> bytes:
     return key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _ecdsa():
+    ec, hashes, _ = _crypto()
+    try:  # RFC 6979 nonces: the same bytes signed twice give the same signature (reproducible notebook)
+        return ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    except TypeError:  # cryptography < 44
+        return ec.ECDSA(hashes.SHA256())
+
+
+def _sign(key, data: bytes) -> bytes:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        return key.sign(data, _ecdsa())
+    except UnsupportedAlgorithm:  # the OpenSSL underneath lacks RFC 6979 (before 3.2)
+        ec, hashes, _ = _crypto()
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
 def sign_payload(payload: bytes, key=None) -> str:
     """Base64 DER ECDSA-SHA256 signature of `payload`, as cosign puts it in the signature annotation."""
-    ec, hashes, _ = _crypto()
-    key = key or signing_key()
-    return base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+    return base64.b64encode(_sign(key or signing_key(), payload)).decode()
 
 
 def simple_signing_payload(digest: str, identity: str = IDENTITY, optional: dict | None = None) -> Blob:
@@ -188,7 +205,7 @@ def build_supply(key=None) -> TestImage:
                                platform={"architecture": "unknown", "os": "unknown"})]}))
     # Referrers of the image: provenance in DSSE (signed with the same key over PAE), and the two SBOMs.
     payload = dumps(provenance)
-    sig = base64.b64encode(key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload), _crypto()[0].ECDSA(_crypto()[1].SHA256())))
+    sig = base64.b64encode(_sign(key, pae(IN_TOTO_PAYLOAD_TYPE, payload)))
     envelope = Blob(DSSE_MEDIA_TYPE, dumps({"payloadType": IN_TOTO_PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode(),
                                             "signatures": [{"keyid": "", "sig": sig.decode()}]}))
     spdx_blob = Blob(SPDX_JSON, dumps(spdx_doc))
