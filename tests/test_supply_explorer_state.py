@@ -73,3 +73,28 @@ def test_a_digest_that_is_nothing_here_is_an_error_sentence(open_registry, signe
     assert s.resolve(signed[1])
     assert not s.open_digest("sha256:" + "0" * 64)
     assert s.error and s.shown_digest == ""
+
+
+def test_view_buttons_carry_full_digests_and_open_them(open_registry, signed):
+    from registry_explorer.widgets.view import Explorer
+
+    img, ref = signed
+    ex = Explorer(client_for(open_registry), ref)
+
+    def buttons():
+        return {b.tooltip: b for b in ex.nav_box.children}
+
+    image = img.extra["image"].digest
+    assert img.root.digest in ex.shown_html.value
+    buttons()[image].click()
+    assert f'rx-shown-digest">{image}</code>' in ex.shown_html.value
+    config = img.extra["image"].json()["config"]["digest"]
+    buttons()[config].click()
+    assert f'rx-shown-digest">{config}</code>' in ex.shown_html.value and "Image config" in ex.document_html.value
+    ex.back_button.click()
+    assert f'rx-shown-digest">{image}</code>' in ex.shown_html.value and ex.document_html.layout.display == "none"
+    ex.tabs.selected_index = list(ex.tabs.titles).index("Supply chain")
+    # The image alone: its three referrers (the signature and the BuildKit attestation belong to the index).
+    assert {ex.state.supply[i]["digest"] for _, i in ex.supply_select.options} == {r.digest for r in img.extra["referrers"]}
+    ex.supply_select.value = 2
+    assert ex.state.document is not None and "cyclonedx" in ex.document_html.value
