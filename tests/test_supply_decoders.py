@@ -178,3 +178,44 @@ def test_html_escapes_every_string():
     pages.append(supply.decode_provenance(json.dumps(st).encode())._repr_html_())
     for page in pages:
         assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def _fulcio_like_certificate() -> str:
+    """A self-made certificate shaped like Fulcio's: email SAN and the OIDC issuer extension (.1.1)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.derive_private_key(7, ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "sigstore-intermediate")])
+    when = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(when).not_valid_after(when + datetime.timedelta(minutes=10))
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("dev@example.invalid")]), critical=True)
+            .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"),
+                                                      b"https://accounts.example.invalid"), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_keyless_fields_are_shown_from_certificate_and_bundle():
+    pem = _fulcio_like_certificate()
+    info = supply.certificate_info(pem)
+    assert info.san == ("dev@example.invalid",) and info.oidc_issuer == "https://accounts.example.invalid"
+    assert "sigstore-intermediate" in info.issuer and info.not_before.startswith("2024-01-01")
+    bundle = json.dumps({"SignedEntryTimestamp": "AA==", "Payload": {"body": "e30=", "integratedTime": 1704067200,
+                                                                      "logIndex": 42, "logID": "c0ffee"}})
+    manifest = {"schemaVersion": 2, "layers": [{"mediaType": supply.cosign.SIMPLE_SIGNING, "digest": "sha256:" + "a" * 64,
+                                                "size": 10, "annotations": {
+                                                    supply.cosign.SIGNATURE_ANNOTATION: "AAAA",
+                                                    supply.cosign.CERTIFICATE_ANNOTATION: pem,
+                                                    supply.cosign.BUNDLE_ANNOTATION: bundle}}]}
+    rec = supply.decode_signature_manifest(json.dumps(manifest).encode()).frame().to_dict("records")[0]
+    assert rec["certificate_issuer"] == "https://accounts.example.invalid"
+    assert (rec["tlog_index"], rec["tlog_integrated_time"]) == (42, 1704067200)
+    with pytest.raises(rx.InvalidAttestation):
+        supply.certificate_info("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
