@@ -15,6 +15,7 @@ from .errors import (
     ConnectionFailed,
     Denied,
     DigestMismatch,
+    InvalidAttestation,
     InvalidManifest,
     InvalidPlatform,
     InvalidReference,
@@ -25,6 +26,7 @@ from .errors import (
     ProtocolError,
     RegistryError,
     RegistryExplorerError,
+    SignatureError,
     SizeMismatch,
     TooLarge,
     Unauthorized,
@@ -50,8 +52,9 @@ _LAZY = {
     "Explorer": ".widgets",
     # `%load_ext registry_explorer` looks this up on the package; the magic imports only then.
     "load_ipython_extension": ".magic",
+    "verify_cosign": ".supply.verify",
 }
-_SUBMODULES = ("frames", "sandbox", "widgets", "queries")
+_SUBMODULES = ("frames", "sandbox", "widgets", "queries", "supply")
 
 
 def __getattr__(name: str):
@@ -74,5 +77,5 @@ __all__ = [
     "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
-    "load_ipython_extension", "parse_reference",
+    "load_ipython_extension", "parse_reference", "InvalidAttestation", "SignatureError", "verify_cosign",
 ]

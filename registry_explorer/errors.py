@@ -17,6 +17,8 @@
     │   ├── ManifestTooLarge
     │   └── BlobTooLarge
     ├── InvalidManifest             the bytes are not a manifest/index/config we can read
+    ├── InvalidAttestation          .what  bytes that are not the DSSE/in-toto/SLSA/SBOM/cosign document claimed
+    ├── SignatureError              .reason  a signature did not verify (which check failed is in .reason)
     ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
     ├── Cancelled                   the caller cancelled; partial files were removed
     └── MissingExtra                (also ImportError) .module .extra .feature  an optional extra is not installed
@@ -143,6 +145,23 @@ class BlobTooLarge(TooLarge):
 
 class InvalidManifest(RegistryExplorerError):
     """Bytes that do not parse as the manifest, index or config they claim to be."""
+
+
+class InvalidAttestation(RegistryExplorerError):
+    """Bytes that do not decode as the supply-chain document (DSSE, in-toto, SLSA, SBOM, cosign) they claim to be."""
+
+    def __init__(self, message: str, *, what: str = "document"):
+        self.what = what
+        super().__init__(f"{what}: {message}")
+
+
+class SignatureError(RegistryExplorerError):
+    """A signature check failed; `.reason` names which one (missing, signature, digest, key, malformed)."""
+
+    def __init__(self, message: str, *, reason: str, reference: str | None = None):
+        self.reason = reason
+        self.reference = reference
+        super().__init__(message)
 
 
 class PlatformNotFound(RegistryExplorerError):

@@ -7,7 +7,9 @@ given, and only http(s) URLs become links. Part of `html` (which re-exports the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,14 +102,31 @@ def short_digest(digest: str | None, length: int = 12) -> str:
     return text
 
 
+# The repository (`registry/name`) of the document being rendered, when it was fetched from one: its
+# digests then pop up as `repo@digest`, a reference to copy into skopeo/crane/docker (issue 14).
+_REPO: ContextVar[str | None] = ContextVar("rx_html_repo", default=None)
+
+
+@contextmanager
+def repo_context(repo: str | None) -> Iterator[None]:
+    """Within the block, `_digest` offers `repo@digest` to copy (None: the bare digest, as before)."""
+    token = _REPO.set(repo)
+    try:
+        yield
+    finally:
+        _REPO.reset(token)
+
+
 def _digest(digest: str | None) -> str:
     if not digest:
         return _muted()
     full = _esc(digest)
+    repo = _REPO.get()
+    copy = _esc(f"{repo}@{digest}") if repo else full
     # The full digest sits in a hover pop-up that selects whole on one click (user-select:all).
     return (
         f'<span class="rx-dg" title="{full}"><code class="rx-dg-short">{_esc(short_digest(digest))}</code>'
-        f'<code class="rx-dg-full">{full}</code></span>'
+        f'<code class="rx-dg-full">{copy}</code></span>'
     )
 
 

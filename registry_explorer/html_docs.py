@@ -26,12 +26,14 @@ from .html_base import (
     _value,
     _wrap,
 )
+from .html_nav import document_commands, in_repo
 from .units import human_size
 
 # ---------------------------------------------------------------------------------------------
 # References and descriptors
 
 
+@in_repo(lambda ref: ref)
 def reference_html(ref: Any) -> str:
     """A card for a Reference: the normalised string, registry, repository, tag and digest."""
     body = f"<h4>Reference {_code(ref)}</h4>" + _kv(
@@ -89,6 +91,7 @@ def _subject(doc: Any) -> str:
 # Manifests, indexes, configs
 
 
+@in_repo(lambda doc: doc.reference)
 def manifest_html(m: Any) -> str:
     """A manifest: its descriptor, config descriptor, layers table, subject and annotations."""
     parts = [_doc_header("Manifest", m)]
@@ -115,9 +118,11 @@ def manifest_html(m: Any) -> str:
     parts.append(_table(headers, rows) if rows else _muted("no layers"))
     parts.append(_subject(m))
     parts.append(_mapping("annotations", m.annotations))
+    parts.append(document_commands(m))
     return _wrap("".join(parts))
 
 
+@in_repo(lambda doc: doc.reference)
 def index_html(idx: Any) -> str:
     """An index: its descriptor and one row per child (platform, digest, size, type, attestation)."""
     parts = [_doc_header("Index", idx)]
@@ -157,6 +162,7 @@ def index_html(idx: Any) -> str:
             )
     parts.append(_subject(idx))
     parts.append(_mapping("annotations", idx.annotations))
+    parts.append(document_commands(idx))
     return _wrap("".join(parts))
 
 

@@ -30,9 +30,10 @@ from .manifests import (
     tags_frame,
     trace,
 )
+from .supply import supply_chain, supply_chain_frame
 
 __all__ = [
     "compare", "compare_frame", "compare_images", "entries_frame", "files", "files_frame", "history",
     "image_files", "image_files_frame", "layers", "merged_frame", "platforms", "referrers", "referrers_frame",
-    "tags", "tags_frame", "trace", "wasted", "wasted_frame",
+    "tags", "tags_frame", "trace", "wasted", "wasted_frame", "supply_chain", "supply_chain_frame",
 ]

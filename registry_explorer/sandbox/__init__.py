@@ -143,6 +143,10 @@ def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private:
     if private:
         push_image(url, images["single"], auth=auth, verify=verify, repository=PRIVATE_REPOSITORY, tag="1.0")
         refs["private"] = f"{host}/{PRIVATE_REPOSITORY}:1.0"
+    else:  # the signed sample (issue 14); the auth tutorial's token sandbox keeps the catalog its notebook shows
+        from .samples_supply import seed_optional
+
+        refs.update(seed_optional(url, auth=auth, verify=verify))
     return refs
 
 

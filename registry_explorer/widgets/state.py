@@ -27,12 +27,13 @@ from .core import READY, serialized
 from .fetching import FetchMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural
 from .listings import MERGED, ListingsMixin
+from .navigation import NavMixin
 from .tabs import TabsMixin
 
 __all__ = ["MERGED", "READY", "ExplorerState"]
 
 
-class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
+class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
     """What the Explorer shows (traits) and what it can do (methods); usable without a kernel."""
 
     back_stack = List(help="Earlier (reference, platform) entries; back() returns to the last one.")
@@ -125,6 +126,10 @@ class ExplorerState(FetchMixin, ListingsMixin, TabsMixin):
         self.manifest = None  # last: observers of `manifest` see everything else already updated
 
     def _load(self, text: str, platform: str | None) -> bool:
+        platform, place = self._split_place(platform)  # navigation.py: a config/document shown in place
+        return self._after_load(self._load_reference(text, platform), place)
+
+    def _load_reference(self, text: str, platform: str | None) -> bool:
         self.reference = text
         old_repo = self.ref.name if self.ref is not None else None
         self._keep = list(self.selected)  # re-selected if the new image has the same blobs

@@ -16,7 +16,7 @@ from .core import StateCore, serialized
 from .listings import MERGED
 
 # The view's tabs, in order; the state only needs the names to decide what each one lists.
-TABS = ("Layers", "Config", "History", "Files", "Referrers", "HTTP", "Tags")
+TABS = ("Layers", "Config", "History", "Files", "Referrers", "HTTP", "Tags", "Supply chain")
 # Opening the Files tab lists the merged filesystem by itself only if that reads this little;
 # otherwise the user asks ("List files" or a layer), since the listing streams every layer.
 AUTO_LIST_BYTES = 64 << 20
@@ -55,6 +55,8 @@ class TabsMixin(StateCore):
             return self.descriptor is not None and self.referrers_for != self.descriptor.digest
         if name == "Tags":
             return self.ref is not None and not self.tags
+        if name == "Supply chain":  # navigation.py
+            return self.descriptor is not None and self.supply_for != self.descriptor.digest
         if name == "Files":
             return self.manifest is not None and not self.files_total and self.small_enough_to_list()
         return False
@@ -76,6 +78,8 @@ class TabsMixin(StateCore):
             return self.load_referrers()
         if self.tab == "Tags":
             return self.load_tags()
+        if self.tab == "Supply chain":
+            return self.load_supply()
         return self.load_files(layer or MERGED)
 
     # -- the reference field ---------------------------------------------------------------------------

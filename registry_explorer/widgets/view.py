@@ -11,7 +11,7 @@ rx-tabs; Layers: rx-layers-table, rx-layer-select, rx-dest, rx-fetch, rx-cancel,
 rx-progress-blob, rx-progress-overall, rx-fetched; rx-config; rx-history; Files: rx-files-layer,
 rx-files-load, rx-files-filter, rx-files, rx-file-info; Referrers: rx-referrers,
 rx-load-referrers, rx-open-subject; HTTP: rx-trace, rx-trace-refresh, rx-trace-select, rx-curl;
-Tags: rx-tags, rx-load-tags, rx-more-tags.
+Tags: rx-tags, rx-load-tags, rx-more-tags; navigation and Supply chain: see pane_supply.py.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from . import render  # noqa: E402
 from .pane_files import FILES_SHOWN, FilesPane  # noqa: E402
 from .pane_layers import LayersPane  # noqa: E402
 from .pane_lists import ListsPane  # noqa: E402
+from .pane_supply import SupplyPane  # noqa: E402
 from .state import MERGED, ExplorerState  # noqa: E402
 from .tabs import AUTO_LIST_BYTES, CLICK_AFTER_BLUR_S, TABS  # noqa: E402
 from .viewkit import WIDE, SyncMixin, hook  # noqa: E402
@@ -61,7 +62,7 @@ def _walk(widget: w.Widget):
         yield from _walk(child)
 
 
-class Explorer(LayersPane, FilesPane, ListsPane, SyncMixin, w.VBox):
+class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
     """Browse a registry in Jupyter: resolve, pick a platform, read layers/config/files, fetch blobs.
 
     `explorer.reference`, `explorer.selected` and `explorer.fetched` follow what the user does,
@@ -151,13 +152,14 @@ class Explorer(LayersPane, FilesPane, ListsPane, SyncMixin, w.VBox):
         self.descriptor_html = hook(w.HTML(), "rx-descriptor")
         self.platform_dropdown = hook(w.Dropdown(options=[], description="Platform",
                                                  layout=w.Layout(width=WIDE)), "rx-platform")
-        panes = {**self._build_layers(), **self._build_files(), **self._build_lists()}
+        panes = {**self._build_layers(), **self._build_files(), **self._build_lists(), **self._build_supply()}
         self.tabs = hook(w.Tab(children=[panes[t] for t in TABS]), "rx-tabs")
         self.tabs.titles = TABS
 
     def _layout(self) -> list[w.Widget]:
         top = w.HBox([self.back_button, self.forward_button, self.reference_text, self.resolve_button])
-        return [top, self.status_html, self.error_html, self.descriptor_html, self.platform_dropdown, self.tabs]
+        return [top, self.status_html, self.error_html, self.shown_html, self.nav_box, self.document_html,
+                self.descriptor_html, self.platform_dropdown, self.tabs]
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -172,6 +174,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SyncMixin, w.VBox):
         self._wire_layers()
         self._wire_files()
         self._wire_lists()
+        self._wire_supply()
         s.observe(lambda _: self._render_status(), names=["status", "busy"])
         s.observe(lambda _: self._render_error(), names="error")
         s.observe(lambda _: self._render_reference(), names="reference")
@@ -214,6 +217,9 @@ class Explorer(LayersPane, FilesPane, ListsPane, SyncMixin, w.VBox):
         self._render_fetched()
         self._render_trace()
         self._render_tags()
+        self._render_links()
+        self._render_shown()
+        self._render_supply()
 
     def _render_status(self) -> None:
         self.status_html.value = render.status_html(self.state.status, self.state.busy)

@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
 ]
 KERNEL_DISPLAY_NAME = "Python 3 (ipykernel)"
 NO_PROXY = "127.0.0.1,localhost"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"  # screenshots and timings (git-ignored)
 
 
