@@ -204,8 +204,10 @@ class Explorer(LayersPane, FilesPane, ListsPane, SyncMixin, w.VBox):
     # -- user actions --------------------------------------------------------------------------------
 
     def _on_reference_text(self, change) -> None:
-        if not self._syncing:
-            self.state.submit_text(change["new"])
+        if not self._syncing and not self.state.submit_text(change["new"]) and self.state.fetching:
+            # Refused during a fetch (the error says why): the field goes back to the image shown,
+            # so it never names an image that is not on screen, and submitting it again works.
+            self._render_reference()
 
     def _on_platform(self, change) -> None:
         if self._syncing or not change["new"]:
