@@ -26,11 +26,14 @@ def _submit(page, reference: str) -> None:
     field.press("Enter")
 
 
-def _shot(page, name: str):
-    """A small picture of the Explorer alone (the docs keep these)."""
+def _shot(page, name: str, *, window: bool = False):
+    """A small picture of the Explorer alone, or of the whole window as the student sees it."""
     path = ARTIFACTS / f"student-{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.locator(".rx-explorer").first.screenshot(path=str(path))
+    if window:
+        page.screenshot(path=str(path))
+    else:
+        page.locator(".rx-explorer").first.screenshot(path=str(path))
     return path
 
 
@@ -63,8 +66,7 @@ def test_narrow_window_scrolls_wide_tables(lab, lab_page, open_registry, images)
     _submit(page, f"{open_registry.host}/test/single:v1")
     _wait_text(page, ".rx-layers-table", _layer_prefix(images, "single"))
     _settle(page)
-    page.locator(".rx-tabs").scroll_into_view_if_needed()
-    _shot(page, "narrow-layout")
+    page.locator(".rx-layers-table").scroll_into_view_if_needed()
     geometry = page.evaluate(
         """() => {
              const pane = document.querySelector('.rx-explorer .rx-layers-table');
@@ -77,6 +79,8 @@ def test_narrow_window_scrolls_wide_tables(lab, lab_page, open_registry, images)
              return {...before, lastText: last.innerText, lastLeft: r.left, lastRight: r.right,
                      paneLeft: p.left, paneRight: p.right, notebookRight: out.right, width: window.innerWidth};
            }""")
+    page.wait_for_timeout(200)
+    _shot(page, "narrow-layout", window=True)  # scrolled to the last column
     print(f"\n[browser] narrow geometry: {geometry}")
     assert geometry["lastText"].strip() == "created by"
     assert geometry["scrollWidth"] > geometry["clientWidth"], f"the table fits without scrolling: {geometry}"
