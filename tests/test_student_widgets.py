@@ -281,3 +281,28 @@ def test_saved_notebook_fallback_shows_the_image(open_registry, host):
     assert html.count(ex.state.descriptor.digest) == 1, "the digest is printed once"
     for digest in ex.state.layers["digest"]:
         assert digest in html
+
+
+def test_reference_field_refused_during_a_fetch_goes_back(open_registry, host, tmp_path, monkeypatch):
+    """The field never names an image that is not on screen, and the same text can be submitted again."""
+    ex = rx.Explorer(client_for(open_registry), f"{host}/test/single:v1")
+    shown = ex.state.manifest.digest
+    gate, entered = threading.Event(), threading.Event()
+    real = ex.state.client.fetch_blobs
+
+    def slow_fetch(*args, **kwargs):
+        entered.set()
+        assert gate.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ex.state.client, "fetch_blobs", slow_fetch)
+    ex.select([0])
+    assert ex.fetch(dest=str(tmp_path / "out")) and entered.wait(10)
+    field = find(ex, "rx-reference")
+    field.value = f"{host}/test/multi:v1"
+    assert "A fetch of" in find(ex, "rx-error").value
+    assert field.value == f"{host}/test/single:v1" and ex.state.manifest.digest == shown
+    gate.set()
+    assert ex.wait(10)
+    field.value = f"{host}/test/multi:v1"
+    assert ex.state.manifest.digest != shown and ex.state.error == ""
