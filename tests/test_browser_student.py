@@ -141,3 +141,21 @@ def test_files_filter_resets_for_a_new_image(lab, lab_page, open_registry):
     page.wait_for_function("() => document.querySelector('.rx-files-filter input').value === ''", timeout=10_000)
     page.wait_for_function("() => document.querySelectorAll('.rx-files select option').length > 0", timeout=30_000)
     assert "filtered:" not in page.locator(".rx-explorer").inner_text()
+
+
+def test_unrun_notebook_shows_the_explorer_fallback(lab, lab_page):
+    """`make demo` opens notebook 01 with its saved outputs: the Explorer cell must read well unrun."""
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
+    shutil.copy(src, lab.root_dir / "unrun-01.ipynb")
+    lab_page.open_notebook("unrun-01.ipynb")
+    page = lab_page.page
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-OutputArea-output')]
+                   .some(o => o.innerText.includes('registry-explorer Explorer'))""", timeout=30_000)
+    text = page.locator(".jp-Notebook").inner_text()
+    assert "Explorer(children=" not in text
+    assert "demo/multiarch:1.0 is an OCI image index" in text
+    _shot(page, "unrun-notebook", window=True)
