@@ -99,8 +99,39 @@ class Exchange:
         value = next((v for k, v in self.request_headers.items() if k.lower() == "authorization"), None)
         return value.split(" ", 1)[0] if value else None
 
-    def as_curl(self) -> str:
-        """A runnable curl command; secrets appear as $TOKEN (Bearer) or $USERNAME:$PASSWORD (Basic)."""
+    def curl_variables(self) -> tuple[str, ...]:
+        """The shell variables as_curl() expects to be set: ('TOKEN',), ('USERNAME', 'PASSWORD') or ()."""
+        names: list[str] = []
+        scheme = (self.auth_scheme or "").lower()
+        if scheme == "basic":
+            names += ["USERNAME", "PASSWORD"]
+        elif scheme:
+            names.append("TOKEN")
+        if any(v == REDACTED for v in (self.form or {}).values()) and "TOKEN" not in names:
+            names.append("TOKEN")
+        return tuple(names)
+
+    def curl_output(self) -> str | None:
+        """The file as_curl() writes the body to: blob bodies are binary (None: the body is printed).
+
+        A terminal is no place for a gzip stream, and `curl -s` would hide curl's own warning
+        about it (exit 23, nothing printed): the body goes to `sha256-<hex>`, the name
+        fetch_blobs() gives the same blob, so `sha256sum` checks it against the digest.
+        """
+        if self.method != "GET" or self.purpose != "blob":
+            return None
+        last = self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        name = last.replace(":", "-", 1) if ":" in last else "blob"
+        ranged = any(k.lower() == "range" for k in self.request_headers)
+        return f"{name}.part" if ranged else name
+
+    def as_curl(self, *, explain: bool = False, assign_token: bool = False) -> str:
+        """A runnable curl command; secrets appear as $TOKEN (Bearer) or $USERNAME:$PASSWORD (Basic).
+
+        Blob bodies go to a file (`-o sha256-<hex>`, see curl_output). `explain=True` starts with a
+        comment naming the variables the command expects (curl_variables). `assign_token=True`, for
+        a token request, makes it `TOKEN=$(curl ... | python3 -c ...)` so the lines after it work.
+        """
         args = ["curl", "-sS"]
         if self.method == "HEAD":
             args.append("--head")
@@ -108,6 +139,9 @@ class Exchange:
             args += ["-X", self.method]
         if self.purpose == "blob" or self.purpose == "config":
             args.append("-L")  # blob GETs redirect to storage; curl drops Authorization on other hosts
+        out = self.curl_output()
+        if out:
+            args += ["-o", out]
         cmd = " ".join(shlex.quote(a) for a in args)
         for k, v in self.request_headers.items():
             kl = k.lower()
@@ -121,7 +155,15 @@ class Exchange:
         for k, v in (self.form or {}).items():
             value = '"$TOKEN"' if v == REDACTED else shlex.quote(v)
             cmd += f" --data-urlencode {shlex.quote(k + '=')}{value}"
-        return f"{cmd} {shlex.quote(self.url)}"
+        cmd = f"{cmd} {shlex.quote(self.url)}"
+        if assign_token and self.purpose == "token":
+            # The token spec's response: {"token": ...} (and the OAuth2 name access_token).
+            pick = "import json,sys; d=json.load(sys.stdin); print(d.get(\"token\") or d[\"access_token\"])"
+            cmd = f"TOKEN=$({cmd} | python3 -c '{pick}')"
+        needs = self.curl_variables()
+        if explain and needs:
+            cmd = "# expects " + " ".join(f"${n}" for n in needs) + "\n" + cmd
+        return cmd
 
     def to_row(self) -> dict[str, Any]:
         """A flat dict with stable snake_case keys (what frames.trace() tabulates)."""

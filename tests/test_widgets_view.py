@@ -109,8 +109,9 @@ def test_cancel_button(client, host, images, tmp_path):
     ex.state.observe(lambda change: cancel.click(), names="progress")  # click while it runs
     ex.fetch(dest=str(tmp_path / "out"))
     assert ex.wait(10)
-    assert ex.error == "Fetch cancelled; partial files removed."
-    assert "Fetch cancelled" in find(ex, "rx-error").value and "Fetch cancelled" in find(ex, "rx-status").value
+    # Information in the status line, not a red error (issue 16).
+    assert ex.error == "" and ex.status == "Fetch cancelled; partial files removed."
+    assert "Fetch cancelled" not in find(ex, "rx-error").value and "Fetch cancelled" in find(ex, "rx-status").value
     assert list((tmp_path / "out").iterdir()) == []
     assert find(ex, "rx-progress-blob").bar_style == "warning"
 

@@ -15,7 +15,7 @@ from traitlets import Bool, Dict, Int, List, Tuple, Unicode
 
 from ..units import human_size
 from .core import StateCore, serialized
-from .labels import plural
+from .labels import plural, plural_word
 from .messages import CANCELLED, error_message
 
 # Per-bar progress updates: a browser redrawing more often than ~10 times a second gains
@@ -67,7 +67,7 @@ class FetchMixin(StateCore):
         for item in items:
             if isinstance(item, int) and not isinstance(item, bool):
                 if not -len(layers) <= item < len(layers):
-                    raise ValueError(f"layer index {item} is out of range: the image has {len(layers)} layers")
+                    raise ValueError(f"layer index {item} is out of range: the image has {plural(len(layers), 'layer')}")
                 digest = layers[item].digest
             elif item == "config" and config is not None:
                 digest = config.digest
@@ -98,7 +98,7 @@ class FetchMixin(StateCore):
             return self._say("Select at least one layer (or the config) to fetch.")
         if dest is not None:
             self.dest = str(dest)
-        folder = Path(self.dest or ".").expanduser().resolve()
+        folder = self.destination()
         total = sum(max(d.size, 0) for d in descs)
         event = threading.Event()
         self._cancel = event
@@ -122,6 +122,29 @@ class FetchMixin(StateCore):
         self._thread.start()
         return True
 
+    def destination(self) -> Path:
+        """The absolute folder fetch() will write to: `dest`, relative to the kernel's working directory."""
+        return Path(self.dest or ".").expanduser().resolve()
+
+    def destination_note(self) -> str:
+        """'Saves into /abs/path' (said before a fetch starts, so an empty field is not a surprise)."""
+        where = self.destination()
+        if not self.dest.strip():
+            return f"Saves into the notebook's folder, {where}"
+        return f"Saves into {where}"
+
+    def fetch_blocks(self, doing: str) -> bool:
+        """True, with a message, if a fetch is running: `doing` (resolving, ...) waits until it ends.
+
+        A resolve during a fetch would show the new image next to the old image's progress bars
+        and success message. Blocking, and saying so, keeps the screen about one image.
+        """
+        if not self.fetching:
+            return False
+        self._say(f"A fetch of {self.ref} is running; {doing} would mix the two images. "
+                  "Wait for it to finish or press Cancel, then try again.")
+        return True
+
     def _run_fetch(self, ref, descs, folder: Path, event: threading.Event) -> None:
         try:
             paths = self.client.fetch_blobs(ref, descs, folder, progress=self._on_progress, cancel=event)
@@ -140,11 +163,14 @@ class FetchMixin(StateCore):
         kept = [str(p) for p in getattr(exc, "succeeded", [])]  # verified before the failure
         self.fetched = kept
         if event.is_set():
-            message = CANCELLED
-        else:
-            message = error_message(exc, ref, action="fetching")
-            if kept:
-                message += f" The other {plural(len(kept), 'blob')} were fetched and verified."
+            # The user asked for it: information in the status line, not a red error.
+            self.error = ""
+            self.status = CANCELLED
+            return
+        message = error_message(exc, ref, action="fetching")
+        if kept:
+            message += (f" The other {plural(len(kept), 'blob')} {plural_word(len(kept), 'was')} "
+                        "fetched and verified.")
         self.error = message
         self.status = message
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from .. import mediatypes as mt
 from ..html import short_digest
@@ -80,6 +82,60 @@ def config_label(desc: Descriptor) -> str:
     return f"config  {digest12(desc.digest)}  {human_size(desc.size) or 'size unknown'}"
 
 
+# Words whose plural is not "+s" or "y -> ies": listed, so no label ever says "2 entrys".
+_IRREGULAR = {"was": "were", "is": "are", "has": "have"}
+
+
+def plural_word(n: int, word: str) -> str:
+    """`word` agreeing with `n`: 'layer'/'layers', 'entry'/'entries', 'history entry'/'history entries'."""
+    if n == 1:
+        return word
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u", ""):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
 def plural(n: int, word: str) -> str:
-    """'1 layer', '3 layers'."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    """'1 layer', '3 layers', '1 entry', '2 entries': the one helper every count in the Explorer uses."""
+    return f"{n} {plural_word(n, word)}"
+
+
+# A manifest GET by the referrers tag schema's tag, `<alg>-<hex>` (distribution-spec, "Referrers
+# Tag Schema"): the fallback for registries without the referrers API.
+_REFERRERS_TAG = re.compile(r"/manifests/[a-z0-9]+-[0-9a-f]{32,}$")
+
+
+def exchange_note(row: dict, http_hosts: set[str]) -> str | None:
+    """What an expected failure was, for trace rows that look like errors but are not.
+
+    `http_hosts`: the hosts later spoken to over plain http. Two kinds, both normal:
+    - the https probe (purpose 'ping') of a registry that only speaks http: the TLS error is how
+      the client learns to use http (loopback and insecure= hosts only);
+    - the 404s of the referrers fallback: no referrers API, then no `sha256-<hex>` tag (nothing
+      refers to the image).
+    None for every other row: its status or error is shown as it is.
+    """
+    url = str(row.get("url") or "")
+    parts = urlsplit(url)
+    status = row.get("status")
+    if row.get("purpose") == "ping" and parts.scheme == "https" and row.get("error") and parts.netloc in http_hosts:
+        return "https probe: no TLS on this port, so the client uses plain http (expected)"
+    if status == 404 and row.get("purpose") == "referrers":
+        return "404: no referrers API here; trying the referrers tag instead (expected)"
+    if status == 404 and _REFERRERS_TAG.search(parts.path):
+        return "404: no referrers tag, so nothing refers to this image (expected)"
+    return None
+
+
+def http_hosts(rows) -> set[str]:
+    """The hosts of the trace rows sent over plain http (for exchange_note)."""
+    out = set()
+    for r in rows:
+        parts = urlsplit(str(r.get("url") or ""))
+        if parts.scheme == "http":
+            out.add(parts.netloc)
+    return out

@@ -6,6 +6,8 @@ the next step. Library messages never contain credentials, and neither do these.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from ..errors import (
     Cancelled,
     ConnectionFailed,
@@ -24,6 +26,10 @@ from ..errors import (
 )
 
 CANCELLED = "Fetch cancelled; partial files removed."
+# The library's generic advice for a 401 (see http/errors.py CRED_HINT): when its message says
+# something more specific (credentials withheld on plain http, rejected credentials), that is
+# the real cause and is shown instead of this generic advice.
+_GENERIC_CRED_HINT = "To authenticate, pass rx.Client(credentials="
 REFERENCE_FORMS = ("'repository:tag' (e.g. 'alpine:3.20'), 'registry.example.com/org/app:tag' "
                    "or 'repository@sha256:<64 hex digits>'")
 
@@ -37,6 +43,53 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _host_of(exc: ConnectionFailed, reg: str) -> str:
+    url = getattr(exc, "url", None) or ""
+    return urlsplit(url).netloc or reg
+
+
+# What the socket and urllib3 say, mapped to one plain reason and one thing to check.
+_NETWORK_CAUSES = (
+    (("refused",), "the connection was refused",
+     "check that the registry is running and listens on that port"),
+    (("name or service not known", "nodename nor servname", "failed to resolve", "does not resolve",
+      "temporary failure in name resolution", "getaddrinfo", "no address associated"),
+     "the host name does not resolve (DNS)", "check the spelling of the host name, and your DNS"),
+    (("timed out", "timeout"), "the connection timed out",
+     "check the address, the port and any firewall or proxy in between"),
+    (("unreachable", "no route to host"), "the network is unreachable",
+     "check your network connection and proxy settings"),
+    (("reset by peer", "broke while reading", "remote end closed", "connection aborted"),
+     "the connection was dropped", "try again; if it keeps happening, check the proxy in between"),
+)
+
+
+def network_message(exc: ConnectionFailed, reg: str = "the registry") -> str:
+    """One line for a network failure: which host, refused / timed out / DNS, and what to check.
+
+    urllib3's own text (`HTTPConnection(host=...): Failed to establish a new connection: [Errno
+    111] ...`) is not shown: it says the same thing three times and never what to do.
+    """
+    host = _host_of(exc, reg)
+    kind = getattr(exc, "kind", "connect")
+    if kind in ("tls-verify", "tls-handshake", "redirect"):
+        # The library's message is already specific (private CA: ca_bundle=; insecure=; a refused
+        # downgrade): pass it through.
+        return _sentence(f"Network error: {_capital(str(exc))}")
+    low = str(exc).lower()
+    if kind == "timeout":
+        low += " timed out"
+    for needles, why, check in _NETWORK_CAUSES:
+        if any(n in low for n in needles):
+            return _sentence(f"Network error: could not talk to {host}: {why}; {check}")
+    return _sentence(f"Network error: could not talk to {host}; check the host name and port, that the "
+                     "registry is running, and your network or proxy settings")
+
+
 def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
     """One sentence (or two) explaining `exc`, mentioning `ref` (the Reference being worked on) if known."""
     what = str(ref) if ref is not None else "the image"
@@ -48,6 +101,11 @@ def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
         return _sentence(f"{exc.reference!r} is not a valid image reference: {exc.reason}{hint}")
     if isinstance(exc, InvalidPlatform):
         return _sentence(f"{exc}")
+    if isinstance(exc, Unauthorized) and _GENERIC_CRED_HINT not in str(exc):
+        # The library named the cause (e.g. "Credentials for HOST exist but were not sent: plain
+        # http to a host not in insecure="): repeating "pass credentials=" would send the user
+        # round in a circle, so its words go through.
+        return _sentence(f"Unauthorized: {reg} did not let you read {what}. {_capital(str(exc))}")
     if isinstance(exc, Unauthorized):
         return _sentence(
             f"Unauthorized: {reg} wants credentials to read {what}, or the repository does not exist "
@@ -66,10 +124,7 @@ def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
             "or hidden from you). Check the spelling; the Tags tab lists the tags that exist"
         )
     if isinstance(exc, ConnectionFailed):
-        return _sentence(
-            f"Network error: could not talk to {reg} ({exc}). Check the host name and port, "
-            "that the registry is running, and your network or proxy settings"
-        )
+        return network_message(exc, reg)
     if isinstance(exc, DigestMismatch):
         return _sentence(
             f"Digest mismatch for {exc.what}: expected {exc.expected} but the bytes hash to {exc.actual}. "

@@ -11,7 +11,7 @@ from traitlets import link
 
 from ..units import human_size
 from . import render
-from .labels import layer_label
+from .labels import layer_label, plural
 from .listings import MERGED
 from .viewkit import FULL_WIDTH, WIDE, hook
 
@@ -93,7 +93,8 @@ class FilesPane:
         elif len(s.files) > len(rows):
             self.files_count.value = f"showing {len(rows)} of {len(s.files)} matches; filter to narrow"
         else:
-            self.files_count.value = f"{len(s.files)} of {s.files_total} entries"
+            shown = "filtered: " if s.file_filter.strip() else ""  # an empty list must not look like an empty layer
+            self.files_count.value = f"{shown}{len(s.files)} of {plural(s.files_total, 'entry')}"
 
     def _render_file_info(self) -> None:
         self.file_info_html.value = render.file_info_html(self.state.file_info)

@@ -11,17 +11,19 @@ from traitlets import link
 
 from . import render
 from .labels import digest12
-from .viewkit import FULL_WIDTH, WIDE, done_of, hook
+from .viewkit import FULL_WIDTH, WIDE, done_of, hook, scrolling
 
 
 class LayersPane:
     """Layers (table, blob selection, fetch with progress), Config and History."""
 
     def _build_layers(self) -> dict[str, w.Widget]:
-        self.layers_html = hook(w.HTML(), "rx-layers-table")
+        self.layers_html = scrolling(hook(w.HTML(), "rx-layers-table"))
         self.layer_select = hook(w.SelectMultiple(options=[], rows=6, description="Blobs",
                                                   layout=w.Layout(width=FULL_WIDTH)), "rx-layer-select")
-        self.dest_text = hook(w.Text(description="Save to", layout=w.Layout(width=WIDE)), "rx-dest")
+        self.dest_text = hook(w.Text(description="Save to", placeholder="the notebook's folder",
+                                     layout=w.Layout(width=WIDE)), "rx-dest")
+        self.dest_note = hook(w.Label(), "rx-dest-note")  # where the files go, said before Fetch
         self.fetch_button = hook(w.Button(description="Fetch", icon="download", button_style="success"), "rx-fetch")
         self.cancel_button = hook(w.Button(description="Cancel", icon="stop", disabled=True), "rx-cancel")
         self.overall_bar = hook(w.IntProgress(value=0, min=0, max=1, description="overall",
@@ -30,11 +32,11 @@ class LayersPane:
         self.blob_bars: dict[str, tuple[w.IntProgress, w.Label]] = {}
         self.blob_box = w.VBox()
         self.fetched_html = hook(w.HTML(), "rx-fetched")
-        self.config_html = hook(w.HTML(), "rx-config")
-        self.history_html = hook(w.HTML(), "rx-history")
+        self.config_html = scrolling(hook(w.HTML(), "rx-config"))
+        self.history_html = scrolling(hook(w.HTML(), "rx-history"))
         return {
             "Layers": w.VBox([self.layers_html, self.layer_select,
-                              w.HBox([self.dest_text, self.fetch_button, self.cancel_button]),
+                              w.HBox([self.dest_text, self.fetch_button, self.cancel_button]), self.dest_note,
                               w.HBox([self.overall_bar, self.overall_label]), self.blob_box, self.fetched_html]),
             "Config": self.config_html,
             "History": self.history_html,
@@ -51,6 +53,7 @@ class LayersPane:
         s.observe(lambda _: self._render_overall(), names="overall")
         s.observe(lambda _: self._render_fetching(), names="fetching")
         s.observe(lambda _: self._render_fetched(), names="fetched")
+        s.observe(lambda _: self._render_dest(), names="dest")
 
     def _on_layer_select(self, change) -> None:
         if not self._syncing:
@@ -108,6 +111,9 @@ class LayersPane:
         self.overall_bar.max = max(total, 1)
         self.overall_bar.value = min(done, self.overall_bar.max)
         self.overall_label.value = done_of(done, total) if total else ""
+
+    def _render_dest(self) -> None:
+        self.dest_note.value = self.state.destination_note()
 
     def _render_fetched(self) -> None:
         self.fetched_html.value = render.fetched_list(self.state.fetched)

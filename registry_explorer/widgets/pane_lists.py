@@ -11,8 +11,8 @@ import ipywidgets as w
 
 from ..units import human_size
 from . import render
-from .labels import digest12
-from .viewkit import FULL_WIDTH, hook
+from .labels import digest12, exchange_note, http_hosts, plural
+from .viewkit import FULL_WIDTH, hook, scrolling
 
 
 def _int_or_dash(value) -> str:
@@ -38,7 +38,7 @@ class ListsPane:
         self.referrers_note = w.Label()
         self.referrers_select = _select(6, "rx-referrers")
         self.trace_button = hook(w.Button(description="Refresh"), "rx-trace-refresh")
-        self.trace_html = hook(w.HTML(), "rx-trace")
+        self.trace_html = scrolling(hook(w.HTML(), "rx-trace"))
         self.trace_select = _select(6, "rx-trace-select", description="curl for")
         self.curl_text = hook(w.Textarea(layout=w.Layout(width=FULL_WIDTH, height="5em")), "rx-curl")
         self.tags_button = hook(w.Button(description="Load tags"), "rx-load-tags")
@@ -98,7 +98,7 @@ class ListsPane:
         if self.state.referrers_for is None:
             self.referrers_note.value = ""
         else:
-            self.referrers_note.value = f"{len(rows)} referrer(s); click one to open it" if rows else "no referrers"
+            self.referrers_note.value = f"{plural(len(rows), 'referrer')}; click one to open it" if rows else "no referrers"
 
     def _on_trace_changed(self) -> None:
         if self.state.tab == "HTTP":
@@ -113,9 +113,11 @@ class ListsPane:
         if df is None or len(df) == 0:
             options = []
         else:
-            tail = df.tail(render.TRACE_ROWS)
-            options = [(f"#{r['seq']} {r['method']} {_int_or_dash(r['status'])} {r['purpose']}  {r['url']}",
-                        int(r["seq"])) for r in tail.to_dict("records")][::-1]
+            # The table's rows in the table's order (oldest first), labelled as the table labels them.
+            plain = http_hosts(df.to_dict("records"))
+            options = [(f"#{r['seq']} {r['method']} {exchange_note(r, plain) or _int_or_dash(r['status'])} "
+                        f"{r['purpose']}  {r['url']}", int(r["seq"]))
+                       for r in df.tail(render.TRACE_ROWS).to_dict("records")]
         with self._sync():
             keep = self.trace_select.value
             self.trace_select.options = options

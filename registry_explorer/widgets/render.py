@@ -16,6 +16,7 @@ import pandas as pd
 from ..html import descriptor_html, index_html, short_digest
 from ..html_base import _wrap
 from ..units import human_size
+from .labels import exchange_note, http_hosts, plural
 
 # A spinner in pure CSS: no icon font or CDN needed, so it works offline.
 SPINNER = (
@@ -54,9 +55,16 @@ def _value(v: Any) -> str:
     return "" if _missing(v) else esc(v)
 
 
-def status_html(status: str, busy: bool) -> str:
-    """The status line, with a spinner while busy."""
+def status_html(status: str, busy: bool, error: str = "") -> str:
+    """The status line, with a spinner while busy; empty when it would repeat the error box."""
+    if error and status == error and not busy:
+        return ""  # the error box says it; the same sentence twice reads like two problems
     return f"{SPINNER if busy else ''}<span>{esc(status)}</span>"
+
+
+def size_span(n: Any, human: str) -> str:
+    """A size that never wraps ('401 B' on one line); its exact byte count on hover."""
+    return f'<span class="rx-size" style="white-space:nowrap" title="{esc(n)} bytes">{esc(human)}</span>'
 
 
 def error_html(error: str) -> str:
@@ -88,12 +96,12 @@ def layers_table(df) -> str:
         rows.append([
             esc(r["index"]), f'<code title="{esc(r["digest"])}">{esc(short_digest(r["digest"]))}</code>',
             f"<code>{esc(r['media_type'])}</code>", esc(r["compression"]),
-            f'<span title="{esc(r["size"])} bytes">{esc(r["size_human"])}</span>',
+            size_span(r["size"], r["size_human"]),
             f'<code class="rx-wrap">{_value(r.get("created_by"))}</code>',
         ])
     known = [int(s) for s in df["size"] if s >= 0]
     total = f" — {human_size(sum(known))} compressed" if len(known) == len(df) else ""
-    head = f"<h4>{len(df)} layers{esc(total)}</h4>"
+    head = f"<h4>{plural(len(df), 'layer')}{esc(total)}</h4>"
     return _wrap(head + _table(["#", "digest", "media type", "compression", "size", "created by"], rows))
 
 
@@ -137,7 +145,7 @@ def history_table(df) -> str:
                 f"<code>{esc(short_digest(layer))}</code>" if isinstance(layer, str) else ""),
             _value(r.get("comment")),
         ])
-    return _wrap(f"<h4>{len(rows)} history entries</h4>"
+    return _wrap(f"<h4>{plural(len(rows), 'history entry')}</h4>"
                  + _table(["#", "created", "created by", "layer", "comment"], rows))
 
 
@@ -146,7 +154,7 @@ def fetched_list(paths: list[str]) -> str:
     if not paths:
         return ""
     items = "".join(f"<li><code>{esc(p)}</code> <span class=\"rx-badge rx-ok\">verified</span></li>" for p in paths)
-    return _wrap(f"<h4>{len(paths)} verified file(s)</h4><ul>{items}</ul>")
+    return _wrap(f"<h4>{plural(len(paths), 'verified file')}</h4><ul>{items}</ul>")
 
 
 def trace_table(df) -> str:
@@ -154,18 +162,23 @@ def trace_table(df) -> str:
     if df is None or len(df) == 0:
         return _wrap(_muted("No HTTP exchanges yet."))
     shown = df.tail(TRACE_ROWS)
+    plain = http_hosts(df.to_dict("records"))
     rows = []
     for r in shown.to_dict("records"):
         status = r.get("status")
         ok = isinstance(status, (int, float)) and not _missing(status)
         failed = bool(_value(r.get("error")))  # missing values come back as NaN, which is truthy
         cls = "rx-err" if failed or (ok and status >= 400) else "rx-ok" if ok and status < 300 else "rx-redir"
+        note = exchange_note(r, plain)
+        if note:  # an expected failure (the https probe, the referrers fallback): said so, not in red
+            cell = f'<span class="rx-muted rx-expected" title="{_value(r.get("error"))}">{esc(note)}</span>'
+        else:
+            cell = f'<span class="{cls}">{esc(int(status)) if ok else _value(r.get("error")) or "—"}</span>'
+        size = r.get("bytes")
         rows.append([
-            esc(r["seq"]), esc(r["method"]),
-            f'<span class="{cls}">{esc(int(status)) if ok else _value(r.get("error")) or "—"}</span>',
+            esc(r["seq"]), esc(r["method"]), cell,
             esc(r["purpose"]), f'<span class="rx-wrap">{esc(r["url"])}</span>',
-            esc(human_size(int(r["bytes"]))) if isinstance(r.get("bytes"), (int, float)) and r["bytes"] == r["bytes"]
-            else "",
+            size_span(int(size), human_size(int(size))) if isinstance(size, (int, float)) and size == size else "",
             f"{r['elapsed_ms']:.1f}" if isinstance(r.get("elapsed_ms"), float) and r["elapsed_ms"] == r["elapsed_ms"]
             else "",
             _value(r.get("auth")),
@@ -182,7 +195,7 @@ def file_info_html(info: dict) -> str:
     pairs = [
         ("path", f"<code>/{esc(info.get('path'))}</code>"),
         ("type", esc(info.get("type"))),
-        ("size", f"{esc(human_size(info.get('size')))} ({esc(info.get('size'))} bytes)"
+        ("size", f"{size_span(info.get('size'), human_size(info.get('size')))} ({esc(info.get('size'))} bytes)"
          if isinstance(info.get("size"), int) else None),
         ("mode", f"<code>{info['mode']:04o}</code>" if isinstance(info.get("mode"), int) else None),
         ("link to", f"<code>{esc(info.get('linkname'))}</code>" if info.get("linkname") else None),
@@ -196,3 +209,41 @@ def file_info_html(info: dict) -> str:
     if info.get("content") is not None:
         out += f"<pre>{esc(info['content'])}</pre>"
     return _wrap(out)
+
+
+def offline_html(state) -> str:
+    """What a saved notebook shows for the Explorer before its kernel runs: the image it showed.
+
+    A notebook opened without running it (`make demo`, or GitHub's viewer) has no widget state
+    (build.py drops it), so it shows this instead of `Explorer(children=(HBox(...`. It is also
+    shown in an untrusted notebook, where the stylesheet is stripped: only inline styles, and no
+    element that the stylesheet would have hidden.
+    """
+    cell = 'style="border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top"'
+    nowrap = 'style="border:1px solid #ccc;padding:2px 6px;text-align:left;white-space:nowrap"'
+    head = "<b>registry-explorer Explorer</b> (run the notebook to browse interactively)"
+    if state.descriptor is None:
+        return f"<div>{head}<br>{esc(state.error or state.status)}</div>"
+    d = state.descriptor
+    pairs = [("reference", f"<code>{esc(state.ref)}</code>"), ("media type", f"<code>{esc(d.media_type)}</code>"),
+             ("digest", f"<code>{esc(d.digest)}</code>"),
+             ("size", size_span(d.size, human_size(d.size) or "unknown"))]
+    if state.platform:
+        pairs.append(("platform shown", esc(state.platform)))
+    rows = "".join(f"<tr><th {nowrap}>{esc(k)}</th><td {cell}>{v}</td></tr>" for k, v in pairs)
+    out = f'<div>{head}<table style="border-collapse:collapse;margin:.3em 0">{rows}</table>'
+    if state.layers is not None and len(state.layers):
+        lrows = "".join(
+            f"<tr><td {cell}>{esc(r['index'])}</td><td {cell}><code>{esc(r['digest'])}</code></td>"
+            f"<td {nowrap}>{size_span(r['size'], r['size_human'])}</td></tr>"
+            for r in state.layers.to_dict("records"))
+        out += (f"{plural(len(state.layers), 'layer')}:"
+                f'<table style="border-collapse:collapse;margin:.3em 0">{lrows}</table>')
+    return out + f"<div>{esc(state.status)}</div></div>"
+
+
+def offline_text(state) -> str:
+    """The Explorer in one line of text: the plain-text fallback of a saved notebook."""
+    if state.descriptor is None:
+        return f"Explorer: {state.error or state.status}"
+    return f"Explorer: {state.status}"

@@ -51,6 +51,7 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
         self._entries: list = []  # (label, Descriptor) per index child
         self._keep: list[str] = []  # the selection before a resolve or platform change
         self._current: tuple[str, str | None] | None = None  # the history entry on screen
+        self._filter_for: str | None = None  # the manifest digest the Files filter was typed for
 
     # -- navigation ----------------------------------------------------------------------------------
 
@@ -58,6 +59,8 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
     def resolve(self, reference: str | None = None, *, platform: str | None = None) -> bool:
         """Resolve `reference` (default: the `reference` trait) and show it; recorded in the history."""
         text = (self.reference if reference is None else str(reference)).strip()
+        if self.fetch_blocks(f"resolving {text}"):
+            return False
         entry = (text, platform)
         if self._current is not None and self._current[0] != text:
             self.back_stack = [*self.back_stack, self._current]
@@ -79,6 +82,8 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
         """Pop the last entry of the `source` history stack and show it; what was shown goes on `target`."""
         stack = getattr(self, source)
         if not stack:
+            return False
+        if self.fetch_blocks("going " + source.split("_")[0]):
             return False
         entry = stack[-1]
         setattr(self, source, stack[:-1])  # a new list: traitlets notifies only on assignment
@@ -228,6 +233,9 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
         self.referrers = []
         self.referrers_for = None
         self._clear_files()
+        if doc.digest != self._filter_for:  # another image: a filter typed for the last one would hide its files
+            self._filter_for = doc.digest
+            self.file_filter = ""
         self.manifest = doc  # last: observers of `manifest` see its config, layers and choices ready
         self._load_tab()  # the tab on screen shows the new image's listing, not a stale one
 
@@ -260,5 +268,7 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
             self._current = (self._current[0], label)  # back() returns to this platform
         if label == self.platform and self.manifest is not None:
             return True
+        if self.fetch_blocks(f"showing {label}"):
+            return False
         self._keep = list(self.selected)
         return self._show_platform(label)

@@ -27,13 +27,14 @@ from ..extras import require
 w = require("ipywidgets", "widgets", "The Explorer widget")
 
 from . import render  # noqa: E402
+from .labels import digest12, kind  # noqa: E402
 from .pane_files import FILES_SHOWN, FilesPane  # noqa: E402
 from .pane_layers import LayersPane  # noqa: E402
 from .pane_lists import ListsPane  # noqa: E402
 from .pane_supply import SupplyPane  # noqa: E402
 from .state import MERGED, ExplorerState  # noqa: E402
 from .tabs import AUTO_LIST_BYTES, CLICK_AFTER_BLUR_S, TABS  # noqa: E402
-from .viewkit import WIDE, SyncMixin, hook  # noqa: E402
+from .viewkit import EXPLORER_CSS, WIDE, SyncMixin, hook, scrolling  # noqa: E402
 
 __all__ = ["AUTO_LIST_BYTES", "CLICK_AFTER_BLUR_S", "FILES_SHOWN", "TABS", "Explorer"]
 
@@ -136,6 +137,19 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         """Resolve a referrer (any manifest digest) of the current repository."""
         return self.state.open_referrer(digest)
 
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, plus a text and HTML fallback of what it shows for a notebook saved without widget state."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):  # (data, metadata) from some ipywidgets versions
+            data, meta = bundle
+        else:
+            data, meta = bundle, None
+        if data is not None:
+            data = dict(data)
+            data["text/plain"] = render.offline_text(self.state)
+            data["text/html"] = render.offline_html(self.state)
+        return (data, meta) if meta is not None else data
+
     # -- building ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
@@ -149,7 +163,13 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self.resolve_button = hook(w.Button(description="Resolve", button_style="primary"), "rx-resolve")
         self.status_html = hook(w.HTML(), "rx-status")
         self.error_html = hook(w.HTML(), "rx-error")
-        self.descriptor_html = hook(w.HTML(), "rx-descriptor")
+        self.css_html = w.HTML(EXPLORER_CSS, layout=w.Layout(display="none"))
+        self.descriptor_html = scrolling(hook(w.HTML(), "rx-descriptor"))
+        # Collapsible: on a small screen the card (an index lists every platform) would push the
+        # tabs below the fold. An Accordion keeps the user's choice across resolves.
+        self.descriptor_box = hook(w.Accordion(children=[self.descriptor_html], selected_index=0),
+                                   "rx-descriptor-card")
+        self.descriptor_box.titles = ("Descriptor",)
         self.platform_dropdown = hook(w.Dropdown(options=[], description="Platform",
                                                  layout=w.Layout(width=WIDE)), "rx-platform")
         panes = {**self._build_layers(), **self._build_files(), **self._build_lists(), **self._build_supply()}
@@ -158,8 +178,8 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
 
     def _layout(self) -> list[w.Widget]:
         top = w.HBox([self.back_button, self.forward_button, self.reference_text, self.resolve_button])
-        return [top, self.status_html, self.error_html, self.shown_html, self.nav_box, self.document_html,
-                self.descriptor_html, self.platform_dropdown, self.tabs]
+        return [self.css_html, top, self.status_html, self.error_html, self.shown_html, self.nav_box,
+                self.document_html, self.descriptor_box, self.platform_dropdown, self.tabs]
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -175,7 +195,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self._wire_files()
         self._wire_lists()
         self._wire_supply()
-        s.observe(lambda _: self._render_status(), names=["status", "busy"])
+        s.observe(lambda _: self._render_status(), names=["status", "busy", "error"])
         s.observe(lambda _: self._render_error(), names="error")
         s.observe(lambda _: self._render_reference(), names="reference")
         s.observe(lambda _: self._render_history_buttons(), names=["back_stack", "forward_stack"])
@@ -186,8 +206,10 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
     # -- user actions --------------------------------------------------------------------------------
 
     def _on_reference_text(self, change) -> None:
-        if not self._syncing:
-            self.state.submit_text(change["new"])
+        if not self._syncing and not self.state.submit_text(change["new"]) and self.state.fetching:
+            # Refused during a fetch (the error says why): the field goes back to the image shown,
+            # so it never names an image that is not on screen, and submitting it again works.
+            self._render_reference()
 
     def _on_platform(self, change) -> None:
         if self._syncing or not change["new"]:
@@ -215,6 +237,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self._render_choices()
         self._render_fetching()
         self._render_fetched()
+        self._render_dest()
         self._render_trace()
         self._render_tags()
         self._render_links()
@@ -222,7 +245,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self._render_supply()
 
     def _render_status(self) -> None:
-        self.status_html.value = render.status_html(self.state.status, self.state.busy)
+        self.status_html.value = render.status_html(self.state.status, self.state.busy, self.state.error)
 
     def _render_error(self) -> None:
         self.error_html.value = render.error_html(self.state.error)
@@ -239,6 +262,10 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
     def _render_descriptor(self) -> None:
         s = self.state
         self.descriptor_html.value = render.descriptor_card(s.descriptor, s.index, s.subject)
+        d = s.descriptor
+        self.descriptor_box.titles = (f"Descriptor: {kind(d.media_type)} {digest12(d.digest)}" if d is not None
+                                      else "Descriptor",)
+        self.descriptor_box.layout.display = "" if d is not None else "none"
 
     def _render_platforms(self) -> None:
         s = self.state

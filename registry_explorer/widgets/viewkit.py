@@ -17,6 +17,26 @@ FULL_WIDTH = "100%"
 WIDE = "32em"
 
 
+# The Explorer's own layout rules, scoped to its root. Wide tables (layers, manifests, the HTTP
+# trace) scroll sideways inside their pane instead of losing their right-hand columns on a narrow
+# screen (1024x768 with Lab's file browser open); sizes never break between number and unit.
+EXPLORER_CSS = """<style>
+.rx-explorer{min-width:0;max-width:100%}
+.rx-explorer .rx-scroll{overflow-x:auto;overflow-y:hidden;min-width:0;max-width:100%}
+.rx-explorer .rx-scroll>.widget-html-content{display:block;min-width:max-content}
+.rx-explorer .widget-tab,.rx-explorer .widget-tab>.widget-box,.rx-explorer .widget-vbox{min-width:0;max-width:100%}
+.rx-explorer .rx-size,.rx-explorer [title$=" bytes"]{white-space:nowrap}
+</style>"""
+
+
+def scrolling(widget: w.Widget) -> w.Widget:
+    """`widget` (an HTML pane) scrolling sideways within the Explorer when its table is wider."""
+    widget.add_class("rx-scroll")
+    widget.layout.overflow_x = "auto"
+    widget.layout.max_width = "100%"
+    return widget
+
+
 def hook(widget: w.Widget, cls: str) -> w.Widget:
     """`widget` with CSS class `cls`: the contract with the browser tests (see view.py)."""
     widget.add_class(cls)
