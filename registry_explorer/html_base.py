@@ -36,7 +36,7 @@ _STYLE = """<style>
 .rx .rx-dg-full{display:none;position:absolute;left:0;top:100%;z-index:10;padding:2px 4px;
  border:1px solid var(--jp-border-color1,#999);background:var(--jp-layout-color0,#fff);
  user-select:all;-webkit-user-select:all}
-.rx .rx-dg:hover .rx-dg-full{display:block}
+.rx .rx-dg:hover .rx-dg-full{display:block !important}
 .rx .rx-badge{display:inline-block;padding:0 5px;border-radius:8px;font-size:11px;
  background:rgba(127,127,127,.2)}
 .rx .rx-att{background:rgba(230,160,0,.3)}
@@ -123,10 +123,11 @@ def _digest(digest: str | None) -> str:
     full = _esc(digest)
     repo = _REPO.get()
     copy = _esc(f"{repo}@{digest}") if repo else full
-    # The full digest sits in a hover pop-up that selects whole on one click (user-select:all).
+    # The full digest sits in a hover pop-up that selects whole on one click (user-select:all). The
+    # inline display:none keeps it hidden where the <style> block is dropped (an untrusted, unrun notebook).
     return (
         f'<span class="rx-dg" title="{full}"><code class="rx-dg-short">{_esc(short_digest(digest))}</code>'
-        f'<code class="rx-dg-full">{copy}</code></span>'
+        f'<code class="rx-dg-full" style="display:none">{copy}</code></span>'
     )
 
 
