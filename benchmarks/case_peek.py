@@ -148,7 +148,11 @@ def run(run: Run) -> CaseResult:
         if k not in (warm_name, same_name):
             res.ratio(f"{k} / ours warm (new Client)", med[k] / med[warm_name])
     res.ratio(f"curl | tar -xzO / {cold_name}", med[curl_name] / med[cold_name])
-    r = med[curl_name] / med[warm_name]
-    res.target(f"warm read_file >= {TARGET_WARM_VS_CURL_TAR}x faster than curl | tar -xzO", r,
-               f">= {TARGET_WARM_VS_CURL_TAR}", r >= TARGET_WARM_VS_CURL_TAR)
+    res.ratio(f"curl | tar -xzO / {same_name}", med[curl_name] / med[same_name])
+    # Two readings of "warm": the index already in this Client's memory, and the index only on
+    # disk (a new session: it also pays for loading the index and for a new Client's first request).
+    for name in (same_name, warm_name):
+        r = med[curl_name] / med[name]
+        res.target(f"{name} >= {TARGET_WARM_VS_CURL_TAR}x faster than curl | tar -xzO", r,
+                   f">= {TARGET_WARM_VS_CURL_TAR}", r >= TARGET_WARM_VS_CURL_TAR)
     return res
