@@ -42,8 +42,8 @@ def _outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
-def test_the_six_tutorials_exist():
-    assert [n.split("-", 1)[0] for n in NAMES] == ["01", "02", "03", "04", "05", "06"]
+def test_the_seven_tutorials_exist():
+    assert [n.split("-", 1)[0] for n in NAMES] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 def test_find_notebooks_by_name_stem_or_number(tmp_path):
