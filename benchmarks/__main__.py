@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import case_blob, case_import, case_listing, case_parallel, case_roundtrips, case_tags
+from . import case_blob, case_import, case_listing, case_parallel, case_peek, case_roundtrips, case_tags
 from .common import HERE, CaseResult, Run, loadavg, machine_info
 
 CASES = {
@@ -27,6 +27,7 @@ CASES = {
     "4": case_listing,
     "5": case_tags,
     "6": case_import,
+    "7": case_peek,
 }
 RESULTS = HERE / "results.json"
 README = HERE / "README.md"

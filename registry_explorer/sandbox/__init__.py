@@ -46,7 +46,12 @@ SAMPLES = {
     "wasteful": ("wasteful", "demo/wasteful", "1.0"),
     "variant": ("variant", "demo/hello-variant", "1.0"),
     "data": ("data", "demo/data", "1.0"),  # CSVs for docker:// (samples_data.py)
+    "peek": ("peek", "demo/peek", "1.0"),  # peek without pulling (samples_peek.py)
+    "estargz": ("estargz", "demo/estargz", "1.0"),
+    "zstd-frames": ("zstd-frames", "demo/zstd-frames", "1.0"),
 }
+# Only on request (start(big=True), --big): a >= 64 MiB gzip layer, built once and kept on disk.
+BIG_SAMPLE = {"big": ("big", "demo/big", "1.0")}
 
 
 class SandboxError(RegistryExplorerError):
@@ -119,15 +124,18 @@ class Sandbox:
                 f"{' (auth: ' + html.escape(self.auth) + ')' if self.auth else ''}<table>{rows}</table></div>")
 
 
-def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private: bool = False) -> dict[str, str]:
-    """Push the sample images to a registry at `url`; returns sample name -> reference."""
-    from . import samples, samples_data
+def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private: bool = False,
+         big: bool = False) -> dict[str, str]:
+    """Push the sample images to a registry at `url` (with `big`, the 64 MiB one too); returns name -> reference."""
+    from . import samples, samples_data, samples_peek
     from .push import _Client, push_image
 
     host = url.split("://", 1)[1]
-    images = {**samples.build_images(cached=True), **samples_data.build_images()}
+    images = {**samples.build_images(cached=True), **samples_data.build_images(), **samples_peek.build_peek_images()}
+    if big:
+        images["big"] = samples_peek.big_image(64)
     refs: dict[str, str] = {}
-    for name, (key, repo, tag) in SAMPLES.items():
+    for name, (key, repo, tag) in {**SAMPLES, **(BIG_SAMPLE if big else {})}.items():
         img = images[key]
         # Artifacts keep their own tag; images get the sandbox's tag.
         push_image(url, img, auth=auth, verify=verify, repository=repo, tag=None if key == "artifact" else tag)
@@ -168,8 +176,11 @@ def _remove_orphans(parent: Path) -> None:
             pass  # someone else's live process
 
 
-def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None) -> Sandbox:
-    """Start a seeded sandbox registry on 127.0.0.1 (`auth=None` or `'token'`); `port=0` picks a free one."""
+def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None, big: bool = False) -> Sandbox:
+    """Start a seeded sandbox registry on 127.0.0.1 (`auth=None` or `'token'`); `port=0` picks a free one.
+
+    `big=True` also pushes the 'big' sample (a >= 64 MiB gzip layer; built on first use, then cached).
+    """
     from . import registry as reg_mod
 
     if auth not in (None, "token"):
@@ -196,7 +207,8 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
         sb.token_realm = running.token_server.url  # its default policy keeps private/ private
     atexit.register(sb.stop)
     try:
-        sb.references = seed(running.url, auth=running.auth, verify=running.verify, private=auth == "token")
+        sb.references = seed(running.url, auth=running.auth, verify=running.verify, private=auth == "token",
+                             big=big)
     except BaseException:
         sb.stop()
         raise

@@ -1,4 +1,4 @@
-"""`python -m registry_explorer.sandbox [--auth token] [--port N]`: run the sandbox until Ctrl-C."""
+"""`python -m registry_explorer.sandbox [--auth token] [--port N] [--big]`: run the sandbox until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--auth", choices=["token"], help="token auth with a private repository")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--seed", metavar="HOST:PORT", help="only push the samples to an existing http registry")
+    p.add_argument("--big", action="store_true",
+                   help="also push the 'big' sample: a >= 64 MiB gzip layer (built once, then cached)")
     args = p.parse_args(argv)
     if args.seed:
-        for name, ref in seed(f"http://{args.seed}").items():
+        for name, ref in seed(f"http://{args.seed}", big=args.big).items():
             print(f"{name:10} {ref}")
         return 0
     try:
-        sb = start(auth=args.auth, port=args.port)
+        sb = start(auth=args.auth, port=args.port, big=args.big)
     except SandboxError as exc:
         print(exc, file=sys.stderr)
         return 2 if str(exc) == INSTALL_HINT else 1
