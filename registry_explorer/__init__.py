@@ -45,6 +45,8 @@ _LAZY = {
     "Source": ".protocol",
     "Layout": ".layout",
     "LayoutReference": ".layout",
+    "census": ".census",
+    "Census": ".census",
     # The one place outside widgets/ that names the widget: the documented lazy hook for rx.Explorer.
     "Explorer": ".widgets",
 }
@@ -66,10 +68,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cancelled", "Client", "ConnectionFailed", "Credential", "Denied",
+    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cancelled", "Census", "Client", "ConnectionFailed", "Credential", "Denied",
     "Descriptor", "DigestMismatch", "Explorer", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
-    "parse_reference",
+    "parse_reference", "census",
 ]
