@@ -39,6 +39,7 @@ __version__ = "0.1.0"
 # name -> module that defines it, imported on first access (PEP 562).
 _LAZY = {
     "Client": ".client",
+    "Cache": ".cache",
     "Credential": ".auth",
     "RetryPolicy": ".retry",
     "BLOB_LIMIT": ".source",
@@ -68,10 +69,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cancelled", "Census", "Client", "ConnectionFailed", "Credential", "Denied",
+    "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cache", "Cancelled", "Client", "ConnectionFailed", "Credential", "Denied",
     "Descriptor", "DigestMismatch", "Explorer", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
-    "parse_reference", "census",
+    "parse_reference", "Census", "census",
 ]

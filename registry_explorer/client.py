@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from . import mediatypes as mt
 from .auth import CredentialStore
+from .cache import as_cache
 from .digest import manifest_digest
 from .errors import (
     ConnectionFailed,
@@ -49,6 +50,8 @@ def _scope(ref: Reference, actions: str = "pull") -> str:
 class Client(SourceBase):
     """A registry client: resolve references, fetch verified manifests, configs and blobs, list tags."""
 
+    _caches_documents = True  # configs by digest are immutable: served from self.cache when set
+
     def __init__(
         self,
         credentials: dict | None = None,
@@ -63,6 +66,7 @@ class Client(SourceBase):
         workers: int = DEFAULT_WORKERS,
         trace_limit: int = TRACE_LIMIT,
         deadline: float | None = DEFAULT_DEADLINE,
+        cache=None,
     ):
         if isinstance(insecure, str):
             insecure = (insecure,)
@@ -75,6 +79,9 @@ class Client(SourceBase):
         self.workers = workers
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # On-disk content-addressed cache (rx.Cache) for documents fetched by digest and layer
+        # indexes; None keeps everything in memory for this client only (see cache.as_cache).
+        self.cache = as_cache(cache)
 
     def parse(self, text: str | Reference) -> Reference:
         """Parse a registry reference (what this source's methods accept)."""
@@ -141,7 +148,7 @@ class Client(SourceBase):
             raise ManifestTooLarge(f"manifest {expected.digest}", MANIFEST_LIMIT, expected.size)
         want = expected.digest if expected else (ref.digest if identifier == ref.digest else None)
         if want:
-            cached = self._cache_get(want)
+            cached = self._cache_get(want) or _disk_manifest(self.cache, want)
             if cached is not None:
                 raw, ctype = cached
                 # A cache hit must satisfy the descriptor exactly as a fetch would (digest and size).
@@ -183,6 +190,8 @@ class Client(SourceBase):
             return hit
 
     def _cache_put(self, digest: str, raw: bytes, media_type: str) -> None:
+        if self.cache is not None:
+            self.cache.put("manifest", digest, media_type.encode("ascii", "replace") + b"\n" + raw)
         with self._cache_lock:
             self._manifests[digest] = (raw, media_type)
             self._manifests.move_to_end(digest)
@@ -309,6 +318,19 @@ def _blob_start(resp: Response, descriptor: Descriptor, offset: int) -> int:
     if parsed is None or parsed[0] != offset:
         raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}", kind="range")
     return offset
+
+
+def _disk_manifest(cache, digest: str):
+    """(raw, media type) from the on-disk cache, re-hashed: a hit must still be what `digest` names."""
+    payload = cache.get("manifest", digest) if cache is not None else None
+    if payload is None or b"\n" not in payload:
+        return None
+    ctype_b, raw = payload.split(b"\n", 1)
+    ctype = ctype_b.decode("ascii", "replace")
+    if manifest_digest(raw, ctype, digest.split(":", 1)[0]) != digest:
+        cache.delete("manifest", digest)  # never used: it is not the document the digest names
+        return None
+    return raw, ctype
 
 
 def _valid_digest(d: str) -> bool:

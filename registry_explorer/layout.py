@@ -108,8 +108,11 @@ def parse_layout_reference(text: str | LayoutReference) -> LayoutReference:
 class Layout(SourceBase):
     """An OCI image layout directory, read with the same API as `Client`."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, cache=None):
+        from .cache import as_cache
+
         self.path = Path(path)
+        self.cache = as_cache(cache)  # layer indexes only: the layout's own blobs are local already
         if not (self.path / "oci-layout").is_file():
             raise NotFound(
                 f"{self.path} is not an OCI image layout (no oci-layout file); create one with "

@@ -57,6 +57,8 @@ class SourceBase:
     """Shared read API over `parse`, `manifest` and `_raw_blob`, which subclasses provide."""
 
     workers: int = DEFAULT_WORKERS
+    cache = None  # an rx.Cache for layer indexes (and, where _caches_documents, small blobs)
+    _caches_documents = False
 
     def parse(self, text):  # pragma: no cover - abstract
         """Parse a reference in this source's syntax."""
@@ -135,6 +137,19 @@ class SourceBase:
             return descriptor.data
         if descriptor.size > limit:
             raise BlobTooLarge(what, limit, descriptor.size, hint="; stream it with open_blob() or fetch_blobs()")
+        # Remote sources only: a layout's blobs are already local files.
+        cache = getattr(self, "cache", None) if self._caches_documents else None
+        if cache is not None and descriptor.size >= 0:
+            hit = cache.get("blob", descriptor.digest)
+            # A hit must satisfy the descriptor exactly as a fetch would (size and digest).
+            if hit is not None and len(hit) == descriptor.size and _digest_ok(hit, descriptor.digest):
+                return hit
+        data = self._blob_fetch(ref, descriptor, limit, what)
+        if cache is not None and descriptor.size >= 0:
+            cache.put("blob", descriptor.digest, data)
+        return data
+
+    def _blob_fetch(self, ref, descriptor: Descriptor, limit: int, what: str) -> bytes:
         chunks, total = [], 0
         started = time.monotonic()
         deadline = getattr(self, "deadline", None)  # a config is a document: the same total deadline
@@ -352,6 +367,12 @@ def _adopt_partial(out, hasher, size: int | None) -> int:
         hasher.update(chunk)
     out.seek(have)
     return have
+
+
+def _digest_ok(data: bytes, digest: str) -> bool:
+    h = hasher_for(digest)
+    h.update(data)
+    return f"{h.name}:{h.hexdigest()}" == digest
 
 
 def _file_matches(path: Path, desc: Descriptor) -> bool:
