@@ -46,8 +46,8 @@ _LAZY = {
     "Source": ".protocol",
     "Layout": ".layout",
     "LayoutReference": ".layout",
-    "census": ".census",
-    "Census": ".census",
+    "census": ".census_run",
+    "Census": ".census_run",
     # The one place outside widgets/ that names the widget: the documented lazy hook for rx.Explorer.
     "Explorer": ".widgets",
 }

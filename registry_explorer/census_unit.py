@@ -111,13 +111,14 @@ def run_unit(source_or_settings, registry: str | None, repository: str, tag: str
              include: tuple[str, ...], platforms: tuple[str, ...] | None = None) -> dict[str, list[dict]]:
     """Walk one tag (only `platforms` of its indexes, when given); rows per table, or a single `errors` row (one bad tag never stops a census)."""
     source = source_for(source_or_settings) if isinstance(source_or_settings, SourceSettings) else source_or_settings
+    before = getattr(source, "rate_limit", None)
     try:
         ref = reference(source, repository, tag, registry)
         rows = walk_tag(source, ref, repository, tag, include, platforms)
     except RegistryExplorerError as exc:
         return {"errors": [error_row(repository, tag, exc)]}
     rate = getattr(source, "rate_limit", None)
-    if rate:
+    if rate and rate is not before:  # a fresh RateLimit header (each one is a new dict), not a stale one
         rows["_rate_limit"] = [dict(rate)]  # the driver decides whether to stop (the floor is its setting)
     return rows
 

@@ -105,11 +105,21 @@ class _Body:
         self._resp.close()
 
 
+POOL_SIZE = 32
+
+
 class Wire:
     """Sends one request with a `requests.Session` and returns our `Response`."""
 
     def __init__(self, session: requests.Session | None, timeout: tuple[float, float], deadline: float | None):
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # One Client serves many threads (fetch_blobs, tag HEADs, census units): keep up to
+            # POOL_SIZE connections per host alive instead of requests' 10 (then: discard and reconnect).
+            adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = timeout
         self.deadline = deadline

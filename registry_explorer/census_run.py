@@ -213,7 +213,7 @@ def _run(source, registry, repos, tags, include, plats, sink, pool, target, bar,
                 rows = fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker crash is this tag's error row, not the census's end
                 rows = {"errors": [error_row(repo, tag, exc)]}
-            rate = (rows.get("_rate_limit") or [None])[0] or getattr(source, "rate_limit", None)
+            rate = (rows.get("_rate_limit") or [None])[0]
             if floor is not None and rate and rate.get("remaining") is not None and rate["remaining"] <= floor \
                     and not stop:
                 stop = True
