@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,widgets]'
+	$(BIN)/python -m pip install -q -e '.[test,widgets,census,dask,plots]'
 	touch $@
 
 setup: system $(VENV)/.installed
