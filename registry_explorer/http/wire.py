@@ -101,7 +101,17 @@ class _Body:
         return len(data)
 
     def close(self) -> None:
-        """Release the connection."""
+        """Release the connection: back to the pool when the body was read to its end, else closed."""
+        fp = self._fp
+        # readinto() reads http.client's response directly, so urllib3 never sees the end of the
+        # body and would close a perfectly reusable connection (a new TCP connection per blob and
+        # per HEAD). A body read to its end (or a HEAD's empty one) leaves the connection reusable.
+        if fp is not None and not fp.isclosed() and fp.length == 0 and not fp.chunked:
+            fp.read()  # no bytes left: http.client marks the response complete
+        if fp is not None and fp.isclosed():
+            release = getattr(self._raw, "release_conn", None)
+            if release is not None:
+                release()
         self._resp.close()
 
 

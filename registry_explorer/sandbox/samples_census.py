@@ -76,9 +76,13 @@ class _Store:
     def __init__(self, root: Path):
         self.v2 = Path(root) / "docker" / "registry" / "v2"
         self.written: set[str] = set()
+        self.links: set[Path] = set()
+        self.dirs: set[Path] = set()  # base layers are linked once per repository, not once per image
 
     def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self.dirs:  # mkdir is most of the cost on a busy disk: once per directory
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.dirs.add(path.parent)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)  # the registry may be running: never let it see half a file
@@ -89,7 +93,10 @@ class _Store:
             self._write(self.v2 / "blobs" / "sha256" / hexd[:2] / hexd / "data", b.data)
             self.written.add(b.digest)
         kind = ("_manifests", "revisions") if manifest else ("_layers",)
-        self._write(self.v2 / "repositories" / repo / Path(*kind) / "sha256" / hexd / "link", b.digest.encode())
+        link = self.v2 / "repositories" / repo / Path(*kind) / "sha256" / hexd / "link"
+        if link not in self.links:
+            self._write(link, b.digest.encode())
+            self.links.add(link)
         return b.digest
 
     def tag(self, repo: str, tag: str, digest: str) -> None:
