@@ -38,19 +38,40 @@ LIST_WORKERS = 8
 class Census:
     """The census tables (`census.layers`, `census.tags`, ...) and `census.errors`."""
 
-    def __init__(self, tables: dict[str, pd.DataFrame], errors: pd.DataFrame, *, out=None, stats=None):
-        self.tables = tables
-        self.errors = errors
+    def __init__(self, include: Iterable[str], read: Callable[[str], pd.DataFrame], *, extra_errors=(), out=None,
+                 stats=None):
+        self.include = tuple(include)
         self.out = out
         self.stats = dict(stats or {})
+        self._read = read  # with out=, tables are read from Parquet when first asked for, not held
+        self._loaded: dict[str, pd.DataFrame] = {}
+        self._extra_errors = list(extra_errors)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table by name (read once, then kept)."""
+        if name not in self.include and name != "errors":
+            raise AttributeError(f"the census did not include {name!r} (pass include=...)")
+        if name not in self._loaded:
+            df = self._read(name)
+            if name == "errors" and self._extra_errors:
+                df = pd.concat([df, census_frame("errors", self._extra_errors)], ignore_index=True)
+            self._loaded[name] = df
+        return self._loaded[name]
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every included table, by name (reads them all)."""
+        return {t: self.table(t) for t in self.include}
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """A row per repository or tag that failed (error class and message), and why a run stopped early."""
+        return self.table("errors")
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        tables = self.__dict__.get("tables", {})
-        if name in tables:
-            return tables[name]
-        if name in TABLES:
-            raise AttributeError(f"the census did not include {name!r} (pass include=...)")
-        raise AttributeError(name)
+        if name.startswith("_") or name not in TABLES:
+            raise AttributeError(name)
+        return self.table(name)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
@@ -165,12 +186,8 @@ def census(source, registry: str | None = None, repositories: str | Iterable[str
             pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None and hasattr(bar, "close"):
             bar.close()
-    tables = {t: sink.read(t) for t in include}
-    errors = sink.read("errors")
-    stopped = [e for e in run_errors if e["error"] == "RateLimitFloor"]
-    if stopped:
-        errors = pd.concat([errors, census_frame("errors", stopped)], ignore_index=True)
-    return Census(tables, errors, out=out, stats=stats)
+    stopped = [e for e in run_errors if e["error"] == "RateLimitFloor"]  # not journaled: a re-run goes on
+    return Census(include, sink.read, extra_errors=stopped, out=out, stats=stats)
 
 
 def _list_tags(source, registry, repository):
