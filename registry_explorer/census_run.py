@@ -102,24 +102,33 @@ def _pick_tags(names: list[str], tags) -> list[str]:
     return [t for t in ordered if tags(t)]
 
 
+def _is_glob(name: str) -> bool:
+    return bool(set(name) & set("*?["))
+
+
 def _repositories(source, registry, repositories, errors: list[dict]) -> list[str]:
+    """Names as given, globs expanded against the catalog (asked for only when needed)."""
     from .layout import Layout
 
     if isinstance(source, Layout):
         return [str(source.path)]
     if registry is None:
         raise ValueError("census() of a Client needs registry= (a host such as '127.0.0.1:5000' or 'ghcr.io')")
-    if isinstance(repositories, (list, tuple)) and not any(set(r) & set("*?[") for r in repositories):
-        return list(repositories)
+    patterns = None if repositories is None else (
+        [repositories] if isinstance(repositories, str) else list(repositories))
+    named = list(dict.fromkeys(p for p in patterns or () if not _is_glob(p)))
+    if patterns is not None and len(named) == len(set(patterns)):
+        return named
     try:
         catalog = source.catalog(registry)
     except RegistryExplorerError as exc:
         errors.append(error_row(None, None, exc))
-        return [r for r in repositories or () if not set(r) & set("*?[")] if isinstance(repositories, (list, tuple)) else []
-    if repositories is None:
+        return named
+    if patterns is None:
         return sorted(catalog)
-    patterns = [repositories] if isinstance(repositories, str) else list(repositories)
-    return sorted({r for r in catalog for p in patterns if fnmatch.fnmatchcase(r, p)})
+    globs = [p for p in patterns if _is_glob(p)]
+    matched = sorted({r for r in catalog for p in globs if fnmatch.fnmatchcase(r, p)})
+    return list(dict.fromkeys(named + matched))
 
 
 def _executor(executor, source, settings: SourceSettings | None, workers: int):

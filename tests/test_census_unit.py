@@ -116,3 +116,48 @@ def test_census_of_a_layout(tmp_path):
     multi = got.platforms[got.platforms["tag"] == images["multi"].tag]
     assert len(multi) == len(images["multi"].root.json()["manifests"])
     assert set(got.configs["architecture"]) >= {"amd64", "arm64", "arm"}
+
+
+def test_settings_carry_no_secret_and_workers_resolve_a_named_provider():
+    import pickle
+
+    from registry_explorer.census_unit import SourceSettings, settings_for, source_for
+
+    cl = rx.Client(credentials={"registry.example": ("me", "hunter2-secret")}, docker_config={},
+                   insecure=("127.0.0.1:5000",), timeout=12.0, retries=2)
+    settings = settings_for(cl, credential_provider="helpers.census:demo_credentials")
+    blob = pickle.dumps(settings)
+    assert b"hunter2" not in blob  # the secret stays in this process
+    assert settings.insecure == ("127.0.0.1:5000",) and settings.timeout[1] == 12.0
+    worker = source_for(pickle.loads(blob))
+    assert worker is not cl and worker is source_for(settings)  # built once per process
+    assert worker.credentials.get("registry.example").username == "worker-user"
+    assert worker.transport.insecure == frozenset({"127.0.0.1:5000"})
+    with pytest.raises(ValueError):
+        source_for(SourceSettings(credential_provider="helpers.census"))
+
+
+class _Catalog:
+    def __init__(self, names, fail=False):
+        self.names, self.fail, self.asked = names, fail, 0
+
+    def catalog(self, registry):
+        self.asked += 1
+        if self.fail:
+            raise rx.Unauthorized("catalog refused")
+        return self.names
+
+
+def test_repository_selection_names_globs_and_catalog_failures():
+    from registry_explorer.census_run import _repositories
+
+    src = _Catalog(["team/a", "team/b", "other/c"])
+    errors: list = []
+    assert _repositories(src, "h", ["x/y", "team/a"], errors) == ["x/y", "team/a"] and src.asked == 0
+    assert _repositories(src, "h", "team/*", errors) == ["team/a", "team/b"]
+    assert _repositories(src, "h", ["gone/z", "team/*"], errors) == ["gone/z", "team/a", "team/b"]
+    assert _repositories(src, "h", None, errors) == ["other/c", "team/a", "team/b"]
+    assert errors == []
+    bad = _Catalog([], fail=True)
+    assert _repositories(bad, "h", ["keep/me", "t/*"], errors) == ["keep/me"]
+    assert [e["error"] for e in errors] == ["Unauthorized"]
