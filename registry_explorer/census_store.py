@@ -48,7 +48,7 @@ class MemorySink:
 
     def read(self, table: str) -> pd.DataFrame:
         """A whole table."""
-        return census_frame(table, self.rows.get(table, []))
+        return ordered(census_frame(table, self.rows.get(table, [])))
 
 
 def _arrow_schema(pa, table: str, *, with_repository: bool):
@@ -157,7 +157,17 @@ class ParquetSink:
                           schema=_arrow_schema(self.pa, table, with_repository=True))
         df = data.to_table().to_pandas()
         df["repository"] = df["repository"].where(df["repository"] != "\x00", None)
-        return normalize(table, df)
+        return ordered(normalize(table, df))
+
+
+def ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by repository then tag, each unit's rows in walk order: the same on every run.
+
+    Units finish in whatever order the executor runs them; a stable sort on where the rows
+    belong makes a census print the same twice (and notebooks comparable).
+    """
+    keys = [c for c in ("repository", "tag") if c in df.columns]
+    return df.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def remove(out) -> None:
