@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,widgets,verify]'
+	$(BIN)/python -m pip install -q -e '.[test,widgets,verify,census,dask,plots]'
 	touch $@
 
 setup: system $(VENV)/.installed

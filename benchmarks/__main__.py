@@ -17,7 +17,16 @@ import time
 import traceback
 from pathlib import Path
 
-from . import case_blob, case_import, case_listing, case_parallel, case_peek, case_roundtrips, case_tags
+from . import (
+    case_blob,
+    case_census,
+    case_import,
+    case_listing,
+    case_parallel,
+    case_peek,
+    case_roundtrips,
+    case_tags,
+)
 from .common import HERE, CaseResult, Run, loadavg, machine_info
 
 CASES = {
@@ -28,6 +37,7 @@ CASES = {
     "5": case_tags,
     "6": case_import,
     "7": case_peek,
+    "8": case_census,
 }
 RESULTS = HERE / "results.json"
 README = HERE / "README.md"

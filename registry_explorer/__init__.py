@@ -48,6 +48,8 @@ _LAZY = {
     "Source": ".protocol",
     "Layout": ".layout",
     "LayoutReference": ".layout",
+    "census": ".census_run",
+    "Census": ".census_run",
     # The one place outside widgets/ that names the widget: the documented lazy hook for rx.Explorer.
     "Explorer": ".widgets",
     # `%load_ext registry_explorer` looks this up on the package; the magic imports only then.
@@ -78,4 +80,5 @@ __all__ = [
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
     "load_ipython_extension", "parse_reference", "InvalidAttestation", "SignatureError", "verify_cosign",
+    "Census", "census",
 ]

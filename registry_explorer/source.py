@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from . import mediatypes as mt
 from .digest import VerifyingReader, hasher_for, verify
 from .errors import (
     BlobTooLarge,
@@ -84,17 +85,33 @@ class SourceBase(PeekMixin):
         ref = self.parse(ref)
         wanted = Platform.parse(platform or DEFAULT_PLATFORM)
         doc = self.manifest(ref)
-        for _ in range(MAX_INDEX_DEPTH):
-            if isinstance(doc, Manifest):
-                return doc
-            children = doc.manifests
-            hits = select(wanted, children)
-            if not hits:
-                raise PlatformNotFound(str(wanted), describe(c for c in children if not c.is_attestation))
-            doc = self.manifest(ref, descriptor=children[hits[0]])
         if isinstance(doc, Manifest):
             return doc
-        raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
+        return self._select_image(ref, wanted, doc, 0, set())
+
+    def _select_image(self, ref, wanted: Platform, index: Index, depth: int, seen: set) -> Manifest:
+        """Walk `index` down to the manifest for `wanted` (bounded depth, each nested index once)."""
+        if depth >= MAX_INDEX_DEPTH:
+            raise InvalidManifest(f"{ref}: indexes nest deeper than {MAX_INDEX_DEPTH} levels")
+        seen.add(index.digest)
+        children = index.manifests
+        hits = select(wanted, children)
+        if hits:
+            doc = self.manifest(ref, descriptor=children[hits[0]])
+            return doc if isinstance(doc, Manifest) else self._select_image(ref, wanted, doc, depth + 1, seen)
+        # OCI image-spec (image-index.md) lets an entry be an index itself; one without a
+        # platform stands for all of its children, and containerd walks into it: so do we.
+        available = describe(c for c in children if not c.is_attestation)
+        for child in children:
+            if child.platform is None and mt.is_index(child.media_type) and child.digest not in seen:
+                nested = self.manifest(ref, descriptor=child)
+                if not isinstance(nested, Index):
+                    continue
+                try:
+                    return self._select_image(ref, wanted, nested, depth + 1, seen)
+                except PlatformNotFound as exc:
+                    available += exc.available
+        raise PlatformNotFound(str(wanted), available)
 
     def config(self, ref_or_manifest, platform: str | Platform | None = None) -> ImageConfig:
         """The image config of a reference (walking indexes for `platform`) or of a fetched Manifest."""

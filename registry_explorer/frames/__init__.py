@@ -7,6 +7,7 @@ that fetches through a `Source` first (see `registry_explorer.queries`). `entrie
 and `compare_frame`.
 """
 
+from .census import base_images, census_frame, layer_sharing, tag_timeline
 from .files import (
     entries_frame,
     files,
@@ -33,6 +34,7 @@ from .manifests import (
 from .supply import supply_chain, supply_chain_frame
 
 __all__ = [
+    "base_images", "census_frame", "layer_sharing", "tag_timeline",
     "compare", "compare_frame", "compare_images", "entries_frame", "files", "files_frame", "history",
     "image_files", "image_files_frame", "layers", "merged_frame", "platforms", "referrers", "referrers_frame",
     "tags", "tags_frame", "trace", "wasted", "wasted_frame", "supply_chain", "supply_chain_frame",

@@ -108,6 +108,14 @@ def layers(manifest: Manifest, config: ImageConfig | None = None) -> pd.DataFram
 
 def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFrame:
     """One row per history entry; `layer_digest` is the layer it produced (None for empty_layer)."""
+    rows = history_rows(config, manifest)
+    for row in rows:
+        row["created"] = pd.to_datetime(row["created"], utc=True, errors="coerce") if row["created"] else pd.NaT
+    return _frame(rows, HISTORY_COLUMNS)
+
+
+def history_rows(config: ImageConfig, manifest: Manifest | None = None) -> list[dict[str, Any]]:
+    """The rows of `history` as dicts, `created` still the config's text (the census parses a column at once)."""
     hist = config.history
     diff_ids = config.diff_ids
     layer_digests = [d.digest for d in manifest.layers] if manifest is not None else None
@@ -129,7 +137,7 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
                 k += 1
             seen_producing += 1
         rows.append({
-            "created": pd.to_datetime(h.created, utc=True, errors="coerce") if h.created else pd.NaT,
+            "created": h.created,
             "created_by": h.created_by,
             "empty_layer": h.empty_layer,
             "comment": h.comment,
@@ -137,7 +145,7 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
                              else None),
             "diff_id": diff_ids[idx] if idx is not None and idx < len(diff_ids) else None,
         })
-    return _frame(rows, HISTORY_COLUMNS)
+    return rows
 
 
 def tags_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:

@@ -101,15 +101,35 @@ class _Body:
         return len(data)
 
     def close(self) -> None:
-        """Release the connection."""
+        """Release the connection: back to the pool when the body was read to its end, else closed."""
+        fp = self._fp
+        # readinto() reads http.client's response directly, so urllib3 never sees the end of the
+        # body and would close a perfectly reusable connection (a new TCP connection per blob and
+        # per HEAD). A body read to its end (or a HEAD's empty one) leaves the connection reusable.
+        if fp is not None and not fp.isclosed() and fp.length == 0 and not fp.chunked:
+            fp.read()  # no bytes left: http.client marks the response complete
+        if fp is not None and fp.isclosed():
+            release = getattr(self._raw, "release_conn", None)
+            if release is not None:
+                release()
         self._resp.close()
+
+
+POOL_SIZE = 32
 
 
 class Wire:
     """Sends one request with a `requests.Session` and returns our `Response`."""
 
     def __init__(self, session: requests.Session | None, timeout: tuple[float, float], deadline: float | None):
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # One Client serves many threads (fetch_blobs, tag HEADs, census units): keep up to
+            # POOL_SIZE connections per host alive instead of requests' 10 (then: discard and reconnect).
+            adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = timeout
         self.deadline = deadline

@@ -69,6 +69,7 @@ class Sandbox:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     token_realm: str | None = None
+    census: object = field(default=None, repr=False)  # the CensusSample, with start(census=True)
     _registry: object = field(default=None, repr=False)
     _workdir: Path | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -176,10 +177,12 @@ def _remove_orphans(parent: Path) -> None:
             pass  # someone else's live process
 
 
-def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None, big: bool = False) -> Sandbox:
+def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None, big: bool = False,
+          census: bool = False) -> Sandbox:
     """Start a seeded sandbox registry on 127.0.0.1 (`auth=None` or `'token'`); `port=0` picks a free one.
 
     `big=True` also pushes the 'big' sample (a >= 64 MiB gzip layer; built on first use, then cached).
+    `census=True` also writes the census sample (44 repositories, 1,136 tags: samples_census.py).
     """
     from . import registry as reg_mod
 
@@ -193,9 +196,14 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
     tmp = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=workdir))
     (tmp / "owner.pid").write_text(str(os.getpid()))
     extra = {"http": {"addr": f"127.0.0.1:{port}"}} if port else None
+    census_sample = None
+    if census:  # written into the storage before the registry starts: no HTTP push per tag
+        from .samples_census import seed_census_on_disk
+
+        census_sample = seed_census_on_disk(tmp / "storage")
     try:
         running = reg_mod.start_registry(
-            "token" if auth == "token" else "open", tmp, extra_config=extra,
+            "token" if auth == "token" else "open", tmp, storage=tmp / "storage" if census else None, extra_config=extra,
             username=DEMO_USER, password=DEMO_PASSWORD,
         )
     except Exception as exc:  # noqa: BLE001 - a start failure of any kind (binary, port, config) is one SandboxError
@@ -209,6 +217,10 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
     try:
         sb.references = seed(running.url, auth=running.auth, verify=running.verify, private=auth == "token",
                              big=big)
+        if census_sample is not None:
+            sb.census = census_sample
+            sb.references["census"] = f"{running.host} ({len(census_sample.repositories)} repositories, " \
+                                      f"{census_sample.tag_count} tags)"
     except BaseException:
         sb.stop()
         raise

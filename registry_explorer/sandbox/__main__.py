@@ -1,4 +1,4 @@
-"""`python -m registry_explorer.sandbox [--auth token] [--port N] [--big]`: run the sandbox until Ctrl-C."""
+"""`python -m registry_explorer.sandbox [--auth token] [--port N] [--big] [--census]`: run the sandbox until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m registry_explorer.sandbox", description=__doc__)
     p.add_argument("--auth", choices=["token"], help="token auth with a private repository")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--census", action="store_true", help="also the census sample: 44 repositories, 1,136 tags")
     p.add_argument("--seed", metavar="HOST:PORT", help="only push the samples to an existing http registry")
     p.add_argument("--big", action="store_true",
                    help="also push the 'big' sample: a >= 64 MiB gzip layer (built once, then cached)")
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:10} {ref}")
         return 0
     try:
-        sb = start(auth=args.auth, port=args.port, big=args.big)
+        sb = start(auth=args.auth, port=args.port, big=args.big, census=args.census)
     except SandboxError as exc:
         print(exc, file=sys.stderr)
         return 2 if str(exc) == INSTALL_HINT else 1

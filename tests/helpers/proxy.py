@@ -11,7 +11,8 @@ plain attributes that tests flip between requests:
 * ``head_405``: answer manifest HEADs with 405 and no body;
 * ``redirect_blobs``: answer blob GETs with a 307 to ``proxy.mirror``, an
   S3-like server that serves ``blob_store`` and records request headers;
-* ``paginate_tags``: emulate ``n``/``last`` pagination of the tag list.
+* ``paginate_tags``: emulate ``n``/``last`` pagination of the tag list;
+* ``extra_headers``: headers added to every relayed response (e.g. ``RateLimit-Remaining``).
 
 Every request the proxy sees is recorded in ``proxy.requests``.
 """
@@ -298,6 +299,8 @@ class _ProxyHandler(_Handler):
                 elif lk == "www-authenticate":
                     v = proxy.bad_challenge if proxy.bad_challenge is not None else proxy._rewrite_realm(v)
                 self.send_header(k, v)
+            for k, v in proxy.extra_headers.items():  # e.g. Docker Hub's RateLimit-Remaining
+                self.send_header(k, v)
             no_body = method == "HEAD" or upstream.status_code in (204, 304) or 100 <= upstream.status_code < 200
             if no_body:
                 self.end_headers()
@@ -507,6 +510,7 @@ class FaultProxy(_ServerBase):
         self.head_405 = False
         self.redirect_blobs = False
         self.paginate_tags: int | None = None
+        self.extra_headers: dict[str, str] = {}  # added to every relayed response
 
     def _record(self, method: str, path: str, status: int, headers: dict) -> None:
         with self._lock:
