@@ -34,17 +34,27 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("rx: aborted", err=True)
         return 1
     except BrokenPipeError:
-        # The reader went away (| head): stop quietly. Python would print an error at exit while
-        # flushing stdout, so point stdout at /dev/null first (the recipe in Python's signal docs).
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return _pipe_closed()
+    except SystemExit as exc:
+        # click catches EPIPE itself when it surfaces inside a command: it wraps stdout in its
+        # PacifyFlushWrapper and exits 1. A closed pipe is not an error of ours: exit 0 quietly.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # by name: importing it is deprecated
+            return _pipe_closed()
+        raise
     except (RegistryExplorerError, ValueError, OSError, click.ClickException) as exc:
         if state.debug:
             traceback.print_exc()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
         click.echo(f"rx: error: {' '.join(message.split())}", err=True)
         return 1
+
+
+def _pipe_closed() -> int:
+    """The reader went away (| head): stop quietly. Python would print an error at exit while
+    flushing stdout, so point stdout at /dev/null first (the recipe in Python's signal docs)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 def console() -> None:
