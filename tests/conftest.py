@@ -7,7 +7,21 @@ xfail or xpass anywhere turns the run red.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
+
+# rx.Client() caches under $XDG_CACHE_HOME/registry-explorer by default (issue 12). Point it at a
+# temporary directory of this session before anything builds a Client: the suite never writes to
+# the user's ~/.cache, and every run starts cold. Set at import so subprocesses inherit it too.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="rx-test-xdg-cache-")
+os.environ["XDG_CACHE_HOME"] = _SESSION_CACHE
+atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
+# Built samples (the >= 64 MiB peek layer takes a while to make) persist between sessions in the
+# temp directory instead of the user's cache (samples_peek.big_image reads RX_SAMPLES_DIR).
+os.environ.setdefault("RX_SAMPLES_DIR", str(Path(tempfile.gettempdir()) / f"rx-test-samples-{os.getuid()}"))
 
 import pytest
 from helpers.ci import enforce_in_ci, in_ci

@@ -31,10 +31,8 @@ def peek_images(open_registry):
 
 
 @pytest.fixture(scope="module")
-def big(open_registry, tmp_path_factory):
-    from registry_explorer.cache import default_cache_dir
-
-    img = big_image(64, cache_dir=default_cache_dir() / "samples")
+def big(open_registry):
+    img = big_image(64)  # kept in $RX_SAMPLES_DIR between sessions (tests/conftest.py)
     push_image(open_registry.url, img, verify=open_registry.verify)
     return img
 
