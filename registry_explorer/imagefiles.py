@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from typing import Any
 
-from .errors import DigestMismatch, InvalidManifest, RegistryExplorerError
+from .errors import DigestMismatch, InvalidManifest, NotFound, RegistryExplorerError
 from .layerfs import IN_CHUNK, Placed, iter_members, normalize_path
 
 # Verified files kept per image (the LRU of the stream fallback); each is spooled to disk past SPOOL_BYTES.
@@ -172,7 +172,10 @@ class ImageFiles:
             if hit is not None:
                 self._files.move_to_end(key)
                 return hit.reopen()
-        f = opener(self.ref, path, platform=self.platform)
+        try:
+            f = opener(self.ref, path, platform=self.platform)
+        except NotFound as exc:  # fsspec and pandas expect FileNotFoundError for a missing path
+            raise PathNotFound(str(exc)) from None
         if callable(getattr(f, "reopen", None)) and getattr(f, "size", SPOOL_BYTES + 1) <= SPOOL_BYTES:
             with self._lock:
                 self._files[key] = f

@@ -23,12 +23,12 @@ atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 # temp directory instead of the user's cache (samples_peek.big_image reads RX_SAMPLES_DIR).
 os.environ.setdefault("RX_SAMPLES_DIR", str(Path(tempfile.gettempdir()) / f"rx-test-samples-{os.getuid()}"))
 
-import pytest
-from helpers.ci import enforce_in_ci, in_ci
-from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401  (fixtures below use them)
+import pytest  # noqa: E402 - after the environment above
+from helpers.ci import enforce_in_ci, in_ci  # noqa: E402 - after the environment above
+from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401, E402  (fixtures below use them)
 
-from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry
-from registry_explorer.sandbox.samples import build_images
+from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry  # noqa: E402 - after the environment above
+from registry_explorer.sandbox.samples import build_images  # noqa: E402 - after the environment above
 
 
 @pytest.fixture(scope="session")
