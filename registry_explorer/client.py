@@ -66,7 +66,7 @@ class Client(SourceBase):
         workers: int = DEFAULT_WORKERS,
         trace_limit: int = TRACE_LIMIT,
         deadline: float | None = DEFAULT_DEADLINE,
-        cache=None,
+        cache=True,
     ):
         if isinstance(insecure, str):
             insecure = (insecure,)
@@ -80,7 +80,8 @@ class Client(SourceBase):
         self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._cache_lock = threading.Lock()
         # On-disk content-addressed cache (rx.Cache) for documents fetched by digest and layer
-        # indexes; None keeps everything in memory for this client only (see cache.as_cache).
+        # indexes (issue 12): by default under $XDG_CACHE_HOME/registry-explorer; cache=False
+        # keeps everything in memory for this client only (see cache.as_cache).
         self.cache = as_cache(cache)
 
     def parse(self, text: str | Reference) -> Reference:

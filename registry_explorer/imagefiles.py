@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from typing import Any
 
-from .errors import DigestMismatch, InvalidManifest, RegistryExplorerError
+from .errors import DigestMismatch, InvalidManifest, NotFound, RegistryExplorerError
 from .layerfs import IN_CHUNK, Placed, iter_members, normalize_path
 
 # Verified files kept per image (the LRU of the stream fallback); each is spooled to disk past SPOOL_BYTES.
@@ -156,12 +156,33 @@ class ImageFiles:
         """
         opener = getattr(self.source, "open_file", None)
         if callable(opener):
-            return opener(self.ref, path, platform=self.platform)
+            return self._opened(opener, path)
         info = self.info(path)
         if info["type"] != "file":
             raise NotAFile(f"{path!r} is a {info['type']} in {self.ref}, not a file")
         spool = self._verified(info)
         return io.BufferedReader(_View(spool), buffer_size=IN_CHUNK)
+
+    def _opened(self, opener: Any, path: str) -> Any:
+        """`opener`'s file for `path`; verified in-memory files (`reopen()`) are kept in the LRU, so the
+        many small ranged reads of pandas/dask cost one Range request, not one each."""
+        key = ("open_file", normalize_path(path))
+        with self._lock:
+            hit = self._files.get(key)
+            if hit is not None:
+                self._files.move_to_end(key)
+                return hit.reopen()
+        try:
+            f = opener(self.ref, path, platform=self.platform)
+        except NotFound as exc:  # fsspec and pandas expect FileNotFoundError for a missing path
+            raise PathNotFound(str(exc)) from None
+        if callable(getattr(f, "reopen", None)) and getattr(f, "size", SPOOL_BYTES + 1) <= SPOOL_BYTES:
+            with self._lock:
+                self._files[key] = f
+                while len(self._files) > self._cache_entries:
+                    self._files.popitem(last=False)[1].close()
+            return f.reopen()
+        return f
 
     def read(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """The bytes of `path` from `start` to `end` (Python slice semantics), verified."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import posixpath
 import threading
+from collections import OrderedDict
 
 from . import mediatypes as mt
 from .errors import InvalidManifest, NotFound
@@ -37,6 +38,8 @@ MAX_SYMLINK_HOPS = 40
 # open_file holds a file in memory to check it whole against its digest; bound what that may cost.
 MAX_PEEK_BYTES = 1 << 30
 _CACHE_KIND = "layer-index"
+# Layer indexes kept in memory per source (least recently used dropped): a few MB each for big layers.
+MEMORY_INDEXES = 32
 TOC_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest"
 
 
@@ -68,6 +71,11 @@ class PeekFile(io.BytesIO):
 
     def __repr__(self) -> str:
         return f"PeekFile({self.path!r}, size={self.size}, verification={self.verification!r})"
+
+    def reopen(self) -> PeekFile:
+        """A fresh file over the same verified bytes (position 0; nothing moved on the wire for it)."""
+        return PeekFile(self.getbuffer().tobytes(), path=self.path, layer=self.layer,
+                        verification=self.verification, kind=self.kind)
 
 
 class _LayerView:
@@ -110,18 +118,22 @@ class _LayerView:
 class PeekMixin:
     """open_file / read_file / layer_index over `image`, `_fetch_to` and `_raw_blob` (see module docstring)."""
 
-    def _peek_memory(self) -> dict:
+    def _peek_memory(self) -> OrderedDict:
+        # Per source, also with cache=False: a second open_file of a layer never streams it again.
         mem = self.__dict__.get("_peek_indexes")
         if mem is None:
-            mem = self.__dict__.setdefault("_peek_indexes", {})
+            mem = self.__dict__.setdefault("_peek_indexes", OrderedDict())
             self.__dict__.setdefault("_peek_lock", threading.Lock())
         return mem
 
     def cached_layer_index(self, layer_descriptor: Descriptor) -> LayerIndex | None:
         """The index of a layer if one is already known (memory or cache), without any request."""
         mem = self._peek_memory()
-        hit = mem.get(layer_descriptor.digest)
-        if hit is not None:
+        with self._peek_lock:
+            hit = mem.get(layer_descriptor.digest)
+            if hit is not None:
+                mem.move_to_end(layer_descriptor.digest)
+        if hit is not None and hit.layer_size == layer_descriptor.size:
             return hit
         cache = getattr(self, "cache", None)
         raw = cache.get(_CACHE_KIND, layer_descriptor.digest) if cache is not None else None
@@ -134,11 +146,19 @@ class PeekMixin:
             return None
         if idx.layer_size != layer_descriptor.size:
             return None
-        mem[layer_descriptor.digest] = idx
+        self._keep_in_memory(idx)
         return idx
 
+    def _keep_in_memory(self, index: LayerIndex) -> None:
+        mem = self._peek_memory()
+        with self._peek_lock:
+            mem[index.layer_digest] = index
+            mem.move_to_end(index.layer_digest)
+            while len(mem) > MEMORY_INDEXES:
+                mem.popitem(last=False)
+
     def _remember(self, index: LayerIndex) -> None:
-        self._peek_memory()[index.layer_digest] = index
+        self._keep_in_memory(index)
         cache = getattr(self, "cache", None)
         if cache is not None:
             cache.put(_CACHE_KIND, index.layer_digest, index.to_bytes())

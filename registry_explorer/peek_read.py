@@ -1,7 +1,8 @@
 """Reading one file's bytes from a remote layer with HTTP Range requests, through a `LayerIndex`.
 
-Every ranged read is checked against a digest that came from verified data: the sha256 the
-index recorded from the verified stream (`verified-index`), or the eStargz TOC entry's digest
+Every ranged read is checked against digests that came from verified data: each fetched block
+of compressed bytes against the sha256 the index recorded for it during the verified pass,
+before zran or zstd inflates it (`verified-index`), or the eStargz TOC entry's digest
 (`estargz-entry-digest`). A registry that does not honour Range (200, a different
 Content-Range, 416) raises `RangeRefused`; the caller then streams the verified layer instead.
 """
@@ -13,7 +14,7 @@ import io
 import zlib
 
 from .errors import DigestMismatch, InvalidManifest, RegistryExplorerError
-from .peek_index import IndexEntry, LayerIndex
+from .peek_index import BLOCK, IndexEntry, LayerIndex
 
 __all__ = ["RangeRefused", "RangedBlob", "read_entry_ranged"]
 
@@ -30,10 +31,14 @@ class RangedBlob(io.RawIOBase):
     """A remote blob as a seekable file that fetches missing bytes with Range requests.
 
     `fetch(start, end)` returns exactly bytes [start, end). The first miss fetches the planned
-    window; later misses fetch what is asked plus `RANGE_SLACK`.
+    window; later misses fetch what is asked plus `RANGE_SLACK`. Given an `index` with block
+    digests, every fetch is widened to whole blocks and each block is checked (DigestMismatch)
+    before any byte of it is handed out.
     """
 
-    def __init__(self, fetch, size: int, plan: tuple[int, int] | None = None):
+    def __init__(self, fetch, size: int, plan: tuple[int, int] | None = None, index: LayerIndex | None = None):
+        self._index = index if index is not None and index.blocks else None
+        self.failed: DigestMismatch | None = None
         self._fetch = fetch
         self._size = size
         self._pos = 0
@@ -62,6 +67,8 @@ class RangedBlob(io.RawIOBase):
         return self._pos
 
     def _get(self, start: int, end: int) -> None:
+        if self._index is not None:
+            start, end = start // BLOCK * BLOCK, min(self._size, -(-end // BLOCK) * BLOCK)
         try:
             data = self._fetch(start, end)
         except RangeRefused as exc:
@@ -69,6 +76,12 @@ class RangedBlob(io.RawIOBase):
             raise
         self.requests += 1
         self.bytes_moved += len(data)
+        if self._index is not None:
+            for off in range(start, end, BLOCK):
+                if not self._index.check_block(off // BLOCK, data[off - start:off - start + BLOCK]):
+                    self.failed = DigestMismatch(f"block {off // BLOCK} recorded in the verified index",
+                                                 "different bytes", what=f"bytes {off}.. of layer {self._index.layer_digest}")
+                    raise self.failed
         self._segments.append((start, data))
 
     def read(self, n: int = -1) -> bytes:
@@ -130,7 +143,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
     if index.kind == "gzip-checkpoints":
         import indexed_gzip as igz
 
-        blob = RangedBlob(fetch, index.layer_size, _gzip_plan(index, e.offset, e.offset + size))
+        blob = RangedBlob(fetch, index.layer_size, _gzip_plan(index, e.offset, e.offset + size), index)
         g = igz._IndexedGzipFile(fileobj=blob, auto_build=False, skip_crc_check=True, readbuf_size=_ZRAN_READBUF,
                                  spacing=index.span)
         try:
@@ -143,17 +156,17 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
                     raise InvalidManifest(f"{what}: the layer ends before the file does")
                 parts.append(chunk)
                 left -= len(chunk)
-        except (igz.ZranError, ValueError, OSError) as exc:
+        except (igz.ZranError, ValueError, OSError, RegistryExplorerError) as exc:
             if blob.refused is not None:
                 raise blob.refused from None
+            if blob.failed is not None:
+                raise blob.failed from None
             if isinstance(exc, RegistryExplorerError):
                 raise
             raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what) from None
         finally:
             g.close()
-        data = b"".join(parts)
-        _check(data, e.digest, what)
-        return data, "verified-index", blob
+        return b"".join(parts), "verified-index", blob
     if index.kind == "estargz-toc":
         blob = RangedBlob(fetch, index.layer_size, (e.chunk_offset, e.chunk_offset + e.chunk_size))
         blob.seek(e.chunk_offset)
@@ -169,7 +182,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
 
         covering = [f for f in index.frames if f[2] < e.offset + size and _frame_end(index, f) > e.offset]
         lo, hi = covering[0][0], covering[-1][0] + covering[-1][1]
-        blob = RangedBlob(fetch, index.layer_size, (lo, hi))
+        blob = RangedBlob(fetch, index.layer_size, (lo, hi), index)
         blob.seek(lo)
         comp = blob.read(hi - lo)
         want, parts = e.offset + size - covering[0][2], []
@@ -180,9 +193,9 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
                 want -= len(chunk)
         except zstandard.ZstdError:
             parts = []
-        raw = b"".join(parts)
-        data = raw[e.offset - covering[0][2]:]
-        _check(data, e.digest, what)
+        data = b"".join(parts)[e.offset - covering[0][2]:]
+        if len(data) != size:  # cannot happen with verified blocks; never hand out short bytes
+            raise InvalidManifest(f"{what}: the frames hold {len(data)} bytes, not {size}")
         return data, "verified-index", blob
     raise ValueError(f"a {index.kind} index has no ranged reads")
 

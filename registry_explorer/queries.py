@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import mediatypes as mt
-from .errors import InvalidManifest, RegistryExplorerError
+from .errors import InvalidManifest, MissingExtra, RegistryExplorerError
 from .layerfs import Entry, Placed, iter_layer, merge_layers
 from .models import ImageConfig, Manifest
 from .protocol import Source
@@ -55,9 +55,30 @@ def image_pair(source: Source, ref_a: Any, ref_b: Any, *, platform: Any = None
 def layer_entries(source: Source, ref: Any, layer_descriptor: Any, **limits: Any) -> list[Entry]:
     """The tar entries of one layer blob, streamed once and verified.
 
-    `limits` (max_entries, max_path, max_bytes) are passed to `layerfs.iter_layer`.
+    A source with layer indexes (issue 12: `cached_layer_index`/`layer_index`) answers from the
+    index when it has one (no request at all), else builds it in the same single verified pass,
+    so the next look at the layer (a listing, open_file, the widget preview) costs no download.
+    `limits` (max_entries, max_path, max_bytes) are passed to `layerfs.iter_layer`; a call with
+    limits streams, since an index built under other limits must not bypass them.
     """
+    if not limits:
+        indexed = _indexed_entries(source, ref, layer_descriptor)
+        if indexed is not None:
+            return indexed
     return list(iter_layer(source, ref, layer_descriptor, **limits))
+
+
+def _indexed_entries(source: Any, ref: Any, desc: Any) -> list[Entry] | None:
+    cached, build = getattr(source, "cached_layer_index", None), getattr(source, "layer_index", None)
+    if not callable(cached) or not callable(build):
+        return None
+    index = cached(desc)
+    if index is None:
+        try:
+            index = build(ref, desc)
+        except MissingExtra:  # no indexed_gzip: list by streaming, as before
+            return None
+    return index.files
 
 
 def image_layers(source: Source, ref: Any, platform: Any = None, **limits: Any) -> list[tuple[int, str, list[Entry]]]:

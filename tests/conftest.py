@@ -7,14 +7,28 @@ xfail or xpass anywhere turns the run red.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import pytest
-from helpers.ci import enforce_in_ci, in_ci
-from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401  (fixtures below use them)
+# rx.Client() caches under $XDG_CACHE_HOME/registry-explorer by default (issue 12). Point it at a
+# temporary directory of this session before anything builds a Client: the suite never writes to
+# the user's ~/.cache, and every run starts cold. Set at import so subprocesses inherit it too.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="rx-test-xdg-cache-")
+os.environ["XDG_CACHE_HOME"] = _SESSION_CACHE
+atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
+# Built samples (the >= 64 MiB peek layer takes a while to make) persist between sessions in the
+# temp directory instead of the user's cache (samples_peek.big_image reads RX_SAMPLES_DIR).
+os.environ.setdefault("RX_SAMPLES_DIR", str(Path(tempfile.gettempdir()) / f"rx-test-samples-{os.getuid()}"))
 
-from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry
-from registry_explorer.sandbox.samples import build_images
+import pytest  # noqa: E402 - after the environment above
+from helpers.ci import enforce_in_ci, in_ci  # noqa: E402 - after the environment above
+from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401, E402  (fixtures below use them)
+
+from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry  # noqa: E402 - after the environment above
+from registry_explorer.sandbox.samples import build_images  # noqa: E402 - after the environment above
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from helpers.clients import client_for
@@ -123,7 +124,7 @@ def test_two_processes_share_a_cache(tmp_path):
 
 def test_as_cache_arguments(tmp_path):
     assert rx.Client(cache=False).cache is None
-    assert rx.Client().cache is None  # default: nothing on disk unless asked (deterministic traces)
+    assert rx.Client().cache.path == default_cache_dir()  # default: the XDG cache (the suite's own, conftest)
     assert rx.Client(cache=tmp_path).cache.path == tmp_path
     c = Cache(tmp_path)
     assert rx.Client(cache=c).cache is c
@@ -169,3 +170,20 @@ def test_cached_entry_must_satisfy_descriptor(open_registry, tmp_path):
     cfg = fresh.config(m2)
     assert b"forged" not in cfg.raw
     assert [x.purpose for x in fresh.trace].count("config") == 1
+
+
+def test_default_cache_is_the_sessions_not_the_users(monkeypatch, tmp_path):
+    """tests/conftest.py points XDG_CACHE_HOME at a temporary directory: the suite never touches ~/.cache."""
+    assert not str(rx.Client().cache.path).startswith(str(Path.home() / ".cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert rx.Client().cache.path == tmp_path / "registry-explorer"  # read when the Client is made
+
+
+def test_sandbox_client_caches_in_its_own_workdir(tmp_path):
+    """A sandbox's clients share a cache inside its workdir (fresh per run: notebook traces stay the same)."""
+    from registry_explorer.sandbox import Sandbox
+
+    sb = Sandbox(host="127.0.0.1:1", url="http://127.0.0.1:1", references={}, _workdir=tmp_path)
+    assert sb.client().cache.path == tmp_path / "cache"
+    assert sb.client(cache=False).cache is None
+    assert sb.client(cache=tmp_path / "x").cache.path == tmp_path / "x"

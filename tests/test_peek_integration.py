@@ -9,11 +9,14 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+import time
 
 import pytest
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
+from registry_explorer import frames
+from registry_explorer.layerfs import iter_layer
 from registry_explorer.sandbox.push import push_image
 from registry_explorer.sandbox.samples_peek import big_image, build_peek_images
 
@@ -31,10 +34,8 @@ def peek_images(open_registry):
 
 
 @pytest.fixture(scope="module")
-def big(open_registry, tmp_path_factory):
-    from registry_explorer.cache import default_cache_dir
-
-    img = big_image(64, cache_dir=default_cache_dir() / "samples")
+def big(open_registry):
+    img = big_image(64)  # kept in $RX_SAMPLES_DIR between sessions (tests/conftest.py)
     push_image(open_registry.url, img, verify=open_registry.verify)
     return img
 
@@ -89,8 +90,7 @@ def test_warm_read_two_requests_and_bounded_bytes(big, proxy, tmp_path):
     assert hit.entry.size == len(expected)
 
 
-# The 4 MiB bound (1.2%) is not met yet (1.21% measured): see the branch report; not asserted here.
-@pytest.mark.parametrize("span,bound", [(1 << 20, 0.04)])
+@pytest.mark.parametrize("span,bound", [(1 << 20, 0.04), (4 << 20, 0.012)])
 def test_index_size_ratio(big, open_registry, tmp_path, span, bound):
     c = rx.Client(docker_config={}, cache=tmp_path)
     ref = f"{open_registry.host}/test/big:v1"
@@ -174,3 +174,68 @@ def test_merged_filesystem_resolution(peek_images, open_registry):
             c.read_file(ref, hidden)
     with pytest.raises(rx.InvalidManifest):
         c.read_file(ref, "etc/loop")
+
+
+def test_cold_read_is_one_pass_near_listing_time(big, open_registry):
+    """Issue 12: the cold read streams the layer once; its time is <= 1.25x frames.files on the layer.
+
+    frames.files builds the index in its own pass now (so the next look is free), so it is also
+    compared with a plain verified listing stream (`iter_layer`, what frames.files did before).
+    Each is timed five times, interleaved, and the best of each compared (the machine is
+    shared); the bound against the plain stream is generous (2x) so a busy host does not flake.
+    """
+    ref = f"{open_registry.host}/test/big:v1"
+    layer = rx.Client(docker_config={}, cache=False).image(ref).layers[0]
+
+    def timed(fn):
+        c = rx.Client(docker_config={}, cache=False)
+        c.image(ref)
+        t = time.perf_counter()
+        out = fn(c)
+        return time.perf_counter() - t, out, c
+
+    stream, listing, cold = [], [], []
+    for _ in range(5):
+        stream.append(timed(lambda c: list(iter_layer(c, ref, layer)))[0])
+        listing.append(timed(lambda c: frames.files(c, ref, layer))[0])
+        t, data, c = timed(lambda c: c.read_file(ref, LAST))
+        cold.append(t)
+        assert sum(1 for x in c.trace if x.purpose == "blob") == 2  # one verified stream + one Range
+    entries = list(iter_layer(c, ref, layer))
+    assert [e.entry for e in c.cached_layer_index(layer).entries] == entries  # the index lists what the stream does
+    assert data == _extract(layer_bytes(big), LAST)
+    vs_files, vs_stream = min(cold) / min(listing), min(cold) / min(stream)
+    print(f"cold read {min(cold):.2f}s, frames.files {min(listing):.2f}s ({vs_files:.2f}x), "
+          f"plain listing stream {min(stream):.2f}s ({vs_stream:.2f}x)")
+    assert vs_files <= 1.25 and vs_stream <= 2.0
+
+
+def layer_bytes(img) -> bytes:
+    return img.extra["layers"][0].data
+
+
+def test_listing_builds_the_index_so_the_next_look_is_free(big, proxy, tmp_path):
+    """frames.files builds the index in its one verified pass; files/image_files/wasted and read_file then need no stream."""
+    c = _client(proxy, False)  # no disk cache: the per-client memory is enough
+    ref = f"{proxy.host}/test/big:v1"
+    layer = c.image(ref).layers[0]
+    proxy.reset()
+    first = frames.files(c, ref, layer)
+    assert len(_blob_gets(proxy)) == 1 and LAST in set(first["path"])
+    proxy.reset()
+    assert frames.files(c, ref, layer).equals(first)
+    assert LAST in set(frames.image_files(c, ref)["path"])
+    frames.wasted(c, ref)
+    assert _blob_gets(proxy) == []  # a second look at the layer costs no download
+    assert c.read_file(ref, LAST) == _extract(layer_bytes(big), LAST)
+    gets = _blob_gets(proxy)
+    assert len(gets) == 1 and gets[0]["headers"].get("Range", "").startswith("bytes=")
+
+
+def test_index_is_kept_in_memory_without_a_disk_cache(peek_images, proxy):
+    c = _client(proxy, False)
+    ref = f"{proxy.host}/test/peek:v1"
+    assert c.read_file(ref, "etc/os-release") == b"ID=peek\nVERSION=2\n"
+    proxy.reset()
+    assert c.read_file(ref, "cache/new.bin") == b"upper cache\n"
+    assert all(r["headers"].get("Range") for r in _blob_gets(proxy))  # no layer streamed again

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.integration
 def traced(token_registry):
     """A client for the token registry behind a proxy that counts what reaches the registry."""
     with FaultProxy(token_registry.url) as proxy:
-        client = rx.Client(credentials={proxy.host: token_registry.auth}, insecure=(proxy.host,), docker_config={})
+        # cache=False: every request must be made for the trace to be complete (the default
+        # on-disk cache answers documents fetched by digest without a request).
+        client = rx.Client(credentials={proxy.host: token_registry.auth}, insecure=(proxy.host,), docker_config={},
+                           cache=False)
         token_registry.token_server.reset()
         yield client, proxy, token_registry
 

@@ -83,6 +83,10 @@ class Sandbox:
         if self.username and not anonymous:
             creds = {self.host: (self.username, self.password)}
             insecure = (self.host,)  # plain http on loopback: the user opts in explicitly
+        if "cache" not in kw and self._workdir is not None:
+            # A cache of this sandbox's own, fresh per run: a cold read in a notebook is really cold
+            # and its trace is the same every run (the user's ~/.cache would make it vary).
+            kw["cache"] = self._workdir / "cache"
         return Client(credentials=creds, insecure=insecure, docker_config=kw.pop("docker_config", {}), **kw)
 
     @property

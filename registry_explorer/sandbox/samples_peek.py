@@ -146,10 +146,12 @@ def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG
 
 
 def big_image(total_mib: int = 64, *, cache_dir: str | os.PathLike | None = None) -> s.TestImage:
-    """The 'big' sample image, its layer kept under `cache_dir` (default: the rx cache dir) between runs."""
+    """The 'big' sample image, its layer kept under `cache_dir` (default: $RX_SAMPLES_DIR, else the rx cache dir)."""
     from ..cache import default_cache_dir
 
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "samples"
+    # RX_SAMPLES_DIR: where the test suite keeps built samples (outside the user's cache, see tests/conftest.py).
+    env = os.environ.get("RX_SAMPLES_DIR")
+    root = Path(cache_dir) if cache_dir is not None else Path(env) if env else default_cache_dir() / "samples"
     root.mkdir(parents=True, exist_ok=True)
     blob_path = root / f"big-{total_mib}-{BIG_FILES}-{BIG_SEED}.tar.gz"
     diff_path = blob_path.with_suffix(".diffid")

@@ -1,6 +1,9 @@
-"""Read one small file out of a layer blob, streaming, for the Explorer's file preview.
+"""Read one small file out of a layer blob for the Explorer's file preview.
 
-The layer streams through `layerfs.decompressed` and `tarfile` in stream mode, so nothing is
+`read_preview` asks the source's `open_file` (issue 12) when it has one: with the layer's index
+known (the listing built it) that is one Range request, checked against digests recorded from
+the verified pass, and the preview shows how its bytes are vouched for and what moved on the
+wire. Otherwise (`read_member`) the layer streams through `layerfs.decompressed` and `tarfile` in stream mode, so nothing is
 written to disk and only the wanted file is held in memory. The blob is then read to its end so
 its digest is checked before the content is shown: a preview never shows unverified bytes.
 """
@@ -34,6 +37,29 @@ def read_member(client, ref, descriptor, path: str, *, limit: int = PREVIEW_LIMI
         while blob.read(IN_CHUNK):
             pass
     return found
+
+
+def read_preview(client, ref, descriptor, path: str, *, limit: int = PREVIEW_LIMIT) -> tuple[bytes | None, dict]:
+    """(bytes or None, how they were read) of regular file `path` in one layer, for the preview.
+
+    The dict has `verification` ("layer-digest", "verified-index", "estargz-entry-digest"),
+    `requests` and `bytes_moved` (what this read cost on the wire; 0 when served from memory).
+    """
+    opener = getattr(client, "open_file", None)
+    if not callable(opener):
+        return read_member(client, ref, descriptor, path, limit=limit), {"verification": "layer-digest"}
+    from ..errors import NotFound
+
+    try:
+        with opener(ref, path, layer=descriptor) as f:
+            if f.size > limit:
+                return None, {}
+            data = f.read()
+            meta = {"verification": f.verification, "requests": getattr(f, "requests", 0),
+                    "bytes_moved": getattr(f, "bytes_moved", 0), "kind": getattr(f, "kind", "")}
+    except NotFound:
+        return None, {}
+    return data, meta
 
 
 def as_text(data: bytes) -> str | None:

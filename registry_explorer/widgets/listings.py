@@ -17,7 +17,7 @@ from traitlets import Bool, Dict, Int, List, Unicode, observe
 from .. import frames
 from .. import mediatypes as mt
 from ..units import human_size
-from .content import PREVIEW_LIMIT, as_text, read_member
+from .content import PREVIEW_LIMIT, as_text, read_preview
 from .core import StateCore, serialized
 from .labels import digest12, plural
 
@@ -214,7 +214,7 @@ class ListingsMixin(StateCore):
                 return self._say(f"The layer holding {path} is not part of the image shown.")
             with self._operation(f"Reading {path}…"):
                 try:
-                    data = read_member(self.client, self.ref, desc, path)
+                    data, how = read_preview(self.client, self.ref, desc, path)
                 except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                     return self._fail(exc, "reading a file")
             text = as_text(data) if data is not None else None
@@ -225,6 +225,7 @@ class ListingsMixin(StateCore):
             elif not data:
                 info["note"] = "An empty file."
             info["content"] = text
+            info.update(how)  # verification label, requests and bytes moved (issue 12)
             self.status = f"{path}: {human_size(row['size'])}."
         self.file_info = info
         return True

@@ -201,6 +201,11 @@ def file_info_html(info: dict) -> str:
         ("link to", f"<code>{esc(info.get('linkname'))}</code>" if info.get("linkname") else None),
         ("layer", f"{esc(info.get('layer_index'))} <code>{esc(short_digest(info.get('layer_digest')))}</code>"
          if info.get("layer_digest") else None),
+        ("verified", f'<span class="rx-verification">{esc(info["verification"])}</span>'
+         if info.get("verification") else None),
+        ("moved", f'<span class="rx-bytes-moved">{esc(human_size(info["bytes_moved"]))} in '
+                  f'{esc(plural(info.get("requests", 0), "request"))}</span>'
+         if isinstance(info.get("bytes_moved"), int) else None),
     ]
     body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in pairs if v is not None)
     out = f'<table class="rx-kv"><tbody>{body}</tbody></table>'

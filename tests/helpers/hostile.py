@@ -360,4 +360,5 @@ def static_registry(files: dict[str, tuple[bytes, str]]) -> Responder:
 
 def plain_client(**kwargs) -> rx.Client:
     """A client with no credentials and no retries (a hostile test must see the first outcome)."""
+    kwargs.setdefault("cache", False)  # a hostile test sees the wire, never an earlier test's cached document
     return rx.Client(docker_config={}, retries=0, timeout=kwargs.pop("timeout", 5), **kwargs)

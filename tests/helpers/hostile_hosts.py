@@ -105,6 +105,9 @@ def client_for(w: World, kind: str, *, insecure: tuple[str, ...] = ("registry",)
     reg = w.host("registry")
     creds = {} if kind == "identity" else {reg: (USER, PASSWORD)}
     config = {"auths": {reg: {"identitytoken": IDENTITY}}} if kind == "identity" else {}
+    # cache=False: a scenario is about what goes over the wire; blobs fetched by digest would
+    # otherwise come from the (default) on-disk cache filled by an earlier scenario.
+    kwargs.setdefault("cache", False)
     return rx.Client(credentials=creds, docker_config=config, insecure=[w.host(n) for n in insecure],
                      retries=0, timeout=5, **kwargs)
 
