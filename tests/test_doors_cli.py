@@ -148,13 +148,17 @@ def test_trace_replays_with_curl(token_registry, env, images, tmp_path):
     for row, line in zip(rows, lines):
         if row["status"] is None or row["status"] >= 400:
             continue  # a failed probe (https on a plain port) or the 401 that starts the token dance
-        out = subprocess.run(["bash", "-c", line], capture_output=True, env={**curl_env, "TOKEN": token}, timeout=60)
+        out = subprocess.run(["bash", "-c", line], capture_output=True, env={**curl_env, "TOKEN": token}, timeout=60,
+                             cwd=tmp_path)
         assert out.returncode == 0, (line, out.stderr.decode())
+        words = shlex.split(line)
+        # Binary bodies (blobs) go to the file named by -o; documents come on stdout.
+        body = (tmp_path / words[words.index("-o") + 1]).read_bytes() if "-o" in words else out.stdout
         if row["purpose"] == "token":
-            token = json.loads(out.stdout)["token"]
+            token = json.loads(body)["token"]
         elif row["method"] == "GET" and row["purpose"] in ("manifest", "config", "blob"):
             url_digest = row["url"].rsplit("/", 1)[1]
-            actual = "sha256:" + hashlib.sha256(out.stdout).hexdigest()
+            actual = "sha256:" + hashlib.sha256(body).hexdigest()
             got[url_digest if url_digest.startswith("sha256:") else row["purpose"]] = actual
     want = {d for d in img.blobs if d != img.digest}  # config and layers, by digest
     assert {k for k in got if k.startswith("sha256:")} >= want

@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return _pipe_closed()
-    except SystemExit as exc:
+    except SystemExit:
         # click catches EPIPE itself when it surfaces inside a command: it wraps stdout in its
         # PacifyFlushWrapper and exits 1. A closed pipe is not an error of ours: exit 0 quietly.
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # by name: importing it is deprecated
+        if type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper":  # by name: the class is private
             return _pipe_closed()
         raise
     except (RegistryExplorerError, ValueError, OSError, click.ClickException) as exc:

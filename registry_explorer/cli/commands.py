@@ -193,6 +193,8 @@ def files(state: State, ref: str, layer: int | None, platform: str | None, fmt: 
 def trace(state: State, ref: str, platform: str | None, curl_only: bool, fmt: str):
     """Every request of a pull of REF, redacted, with a curl line that replays it ($TOKEN for the token)."""
     progress, bar = _progress("pull")
+    # Every request of a pull: nothing may be answered from the disk cache instead.
+    state.client_kwargs.setdefault("cache", False)
     exchanges = verbs.trace(state.source(), ref, platform, progress=progress)
     if bar is not None:
         bar.render_finish()
