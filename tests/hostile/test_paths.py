@@ -63,6 +63,25 @@ def test_save_layout_validates_digests_before_touching_the_disk(tmp_path, bad):
     assert not [p for p in new if p.endswith(".partial")], "a partial file was created"
 
 
+@pytest.mark.parametrize("bad", BAD_DIGESTS + ["ABSOLUTE"])
+def test_save_layout_validates_child_manifest_digests_before_any_use(tmp_path, bad):
+    """An index naming a child manifest by a hostile digest: refused before it is fetched or stored."""
+    if bad == "ABSOLUTE":
+        bad = str(tmp_path / "outside" / "x")
+    manifest, blobs = image([layer_tar([("f", b"x")])])
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest)},
+        {"mediaType": OCI_MANIFEST, "digest": bad, "size": len(manifest)}]}).encode()
+    files = {**_serve_image(manifest, blobs), "/v2/repo/manifests/root": (index, OCI_INDEX)}
+    before = tree_snapshot(tmp_path)
+    with bounded(5), recording_server(static_registry(files)) as reg:
+        _, exc = outcome(lambda: plain_client().save_layout(f"{reg.host}/repo:root", tmp_path / "out"))
+        asked = [s.path for s in reg.seen if "/manifests/" in s.path and not s.path.endswith(("/root", sha256(manifest)))]
+    assert isinstance(exc, rx.InvalidReference) and "digest" in str(exc).lower(), repr(exc)
+    assert asked == [], f"the hostile child digest was used in a request: {asked}"
+    assert tree_snapshot(tmp_path) - before == set(), "something was written"
+
+
 @pytest.mark.parametrize("bad", BAD_DIGESTS)
 def test_fetch_blobs_validates_digests_first(tmp_path, bad):
     """Control: fetch_blobs already validates before any request or file."""
