@@ -28,6 +28,8 @@ from helpers.hostile_layout import run_isolated, write_layout
 
 import registry_explorer as rx
 from registry_explorer.extract import extract_layer
+from registry_explorer.models import parse_manifest
+from registry_explorer.source import walk
 
 
 def _serve_image(manifest: bytes, blobs: dict[str, bytes], tag: str = "v1") -> dict:
@@ -155,6 +157,28 @@ def test_index_listing_each_child_twice_is_walked_once(tmp_path):
     blobs = [p for p in (tmp_path / "out" / "blobs" / "sha256").iterdir()]
     assert len(blobs) == 30 + 3, "30 indexes, the image manifest, its config and its layer"
     assert all(hashlib.sha256(p.read_bytes()).hexdigest() == p.name for p in blobs)
+
+
+def test_walk_returns_each_manifest_once():
+    """walk() returns every manifest once, parents before children, however often indexes list it."""
+    leaf, _ = image([b"leaf layer"])
+    other, _ = image([b"other layer"])
+    inner = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(d), "size": len(d)} for d in (leaf, leaf, other, leaf)]}).encode()
+    root = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": t, "digest": sha256(d), "size": len(d)}
+        for t, d in ((OCI_INDEX, inner), (OCI_MANIFEST, leaf), (OCI_INDEX, inner))]}).encode()
+    docs_by_digest = {sha256(d): d for d in (leaf, other, inner)}
+
+    class Source:
+        def manifest(self, ref, descriptor):
+            return parse_manifest(docs_by_digest[descriptor.digest], descriptor.media_type)
+
+    docs, blobs = walk(Source(), "repo", parse_manifest(root, OCI_INDEX))
+    order = [d.digest for d in docs]
+    assert sorted(order) == sorted([sha256(root), sha256(inner), sha256(leaf), sha256(other)]), order
+    assert order[0] == sha256(root) and order.index(sha256(inner)) < order.index(sha256(other))
+    assert len(blobs) == 3, "two layers and the shared config, each once"
 
 
 def test_image_files_fetches_a_repeated_layer_once():
