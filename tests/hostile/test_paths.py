@@ -28,6 +28,8 @@ from helpers.hostile_layout import run_isolated, write_layout
 
 import registry_explorer as rx
 from registry_explorer.extract import extract_layer
+from registry_explorer.models import parse_manifest
+from registry_explorer.source import walk
 
 
 def _serve_image(manifest: bytes, blobs: dict[str, bytes], tag: str = "v1") -> dict:
@@ -61,6 +63,25 @@ def test_save_layout_validates_digests_before_touching_the_disk(tmp_path, bad):
     outside = sorted(p for p in new if not (tmp_path / p).resolve().is_relative_to(dest.resolve()))
     assert outside in ([], ["work/a", "work/a/b"]), f"created outside the destination: {outside}"
     assert not [p for p in new if p.endswith(".partial")], "a partial file was created"
+
+
+@pytest.mark.parametrize("bad", BAD_DIGESTS + ["ABSOLUTE"])
+def test_save_layout_validates_child_manifest_digests_before_any_use(tmp_path, bad):
+    """An index naming a child manifest by a hostile digest: refused before it is fetched or stored."""
+    if bad == "ABSOLUTE":
+        bad = str(tmp_path / "outside" / "x")
+    manifest, blobs = image([layer_tar([("f", b"x")])])
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest)},
+        {"mediaType": OCI_MANIFEST, "digest": bad, "size": len(manifest)}]}).encode()
+    files = {**_serve_image(manifest, blobs), "/v2/repo/manifests/root": (index, OCI_INDEX)}
+    before = tree_snapshot(tmp_path)
+    with bounded(5), recording_server(static_registry(files)) as reg:
+        _, exc = outcome(lambda: plain_client().save_layout(f"{reg.host}/repo:root", tmp_path / "out"))
+        asked = [s.path for s in reg.seen if "/manifests/" in s.path and not s.path.endswith(("/root", sha256(manifest)))]
+    assert isinstance(exc, rx.InvalidReference) and "digest" in str(exc).lower(), repr(exc)
+    assert asked == [], f"the hostile child digest was used in a request: {asked}"
+    assert tree_snapshot(tmp_path) - before == set(), "something was written"
 
 
 @pytest.mark.parametrize("bad", BAD_DIGESTS)
@@ -136,6 +157,28 @@ def test_index_listing_each_child_twice_is_walked_once(tmp_path):
     blobs = [p for p in (tmp_path / "out" / "blobs" / "sha256").iterdir()]
     assert len(blobs) == 30 + 3, "30 indexes, the image manifest, its config and its layer"
     assert all(hashlib.sha256(p.read_bytes()).hexdigest() == p.name for p in blobs)
+
+
+def test_walk_returns_each_manifest_once():
+    """walk() returns every manifest once, parents before children, however often indexes list it."""
+    leaf, _ = image([b"leaf layer"])
+    other, _ = image([b"other layer"])
+    inner = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(d), "size": len(d)} for d in (leaf, leaf, other, leaf)]}).encode()
+    root = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": t, "digest": sha256(d), "size": len(d)}
+        for t, d in ((OCI_INDEX, inner), (OCI_MANIFEST, leaf), (OCI_INDEX, inner))]}).encode()
+    docs_by_digest = {sha256(d): d for d in (leaf, other, inner)}
+
+    class Source:
+        def manifest(self, ref, descriptor):
+            return parse_manifest(docs_by_digest[descriptor.digest], descriptor.media_type)
+
+    docs, blobs = walk(Source(), "repo", parse_manifest(root, OCI_INDEX))
+    order = [d.digest for d in docs]
+    assert sorted(order) == sorted([sha256(root), sha256(inner), sha256(leaf), sha256(other)]), order
+    assert order[0] == sha256(root) and order.index(sha256(inner)) < order.index(sha256(other))
+    assert len(blobs) == 3, "two layers and the shared config, each once"
 
 
 def test_image_files_fetches_a_repeated_layer_once():
