@@ -127,6 +127,10 @@ class Gate:
         realm = binding.realm is not None and _same_endpoint(url, binding.realm)
         if not (own or realm):
             return f"{target} is not {binding.host} nor the realm its challenge named (R3)"
+        if realm and not own:
+            why = self.private_refusal(binding.host, url)
+            if why:
+                return why + " (R5)"
         if not secret:
             return None
         if parts.scheme != "https" and not (binding.host.lower() in self.insecure
@@ -134,10 +138,6 @@ class Gate:
             listed = binding.host if binding.host.lower() not in self.insecure else target
             return (f"{target} is plain http and {listed} is not listed in insecure= (R4); "
                     f"add {listed!r} to insecure= if you trust this network")
-        if realm and not own:
-            why = self.private_refusal(binding.host, url)
-            if why:
-                return why + " (R5)"
         return None
 
 
