@@ -162,7 +162,7 @@ def test_errors_become_rows_and_the_rest_completes(tmp_path):
             proxy.inject = [{"status": 401, "path": "^/v2/locked/", "count": 10_000,
                              "headers": {"WWW-Authenticate": 'Basic realm="locked"'}}]
             host = proxy.url.split("://", 1)[1]
-            cl = rx.Client(insecure=(host,), docker_config={})
+            cl = rx.Client(insecure=(host,), docker_config={}, cache=False)  # the registry's bytes, not an earlier census's
             repos = sample.repositories + ["old/schema1", "nope/missing", "locked/app"]
             got = rx.census(cl, host, repos, progress=False)
     errors = got.errors.sort_values("repository").reset_index(drop=True)

@@ -19,7 +19,7 @@ def proxied(request, registries, images):
     store = {d: b.data for img in images.values() for d, b in img.blobs.items()}
     with FaultProxy(reg.url, upstream_verify=reg.verify, blob_store=store) as proxy:
         creds = {proxy.host: reg.auth} if reg.auth else None
-        client = rx.Client(credentials=creds, insecure=(proxy.host,), docker_config={})
+        client = rx.Client(credentials=creds, insecure=(proxy.host,), docker_config={}, cache=False)  # the wire, not the disk
         yield proxy, client
 
 

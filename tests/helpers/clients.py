@@ -14,6 +14,9 @@ def client_for(reg: RunningRegistry, *, anonymous: bool = False, **kw) -> rx.Cli
     """A client configured the way a user would for this registry."""
     creds = None if anonymous or not reg.auth else {reg.host: reg.auth}
     insecure = kw.pop("insecure", ())
+    # Tests about the wire must see every request: no answers from the on-disk cache unless a test asks
+    # for one (cache=tmp_path), since the session's cache outlives each test.
+    kw.setdefault("cache", False)
     if reg.scheme == "http" and reg.auth and not anonymous:
         # Credentials go over plain http only to hosts the user names as insecure.
         insecure = tuple(insecure) + (reg.host,)
