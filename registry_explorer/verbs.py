@@ -5,7 +5,7 @@ call from Python gives the same answer. Verb names follow crane where crane has 
 manifest, config, ls, catalog, blob, export). `plain()` turns any result into JSON-ready data,
 which is what `rx --output json` prints.
 
-Hook for later verbs (the census issue): add a function here and register it in `VERBS`; the CLI
+Adding a verb: add a function here and register it in `VERBS`; the CLI
 and the magic pick up every entry of `VERBS` that has a command in `cli/commands.py`.
 """
 
@@ -96,10 +96,25 @@ def trace(source: Source, ref: Any, platform: Any = None, progress: Callable | N
     return list(source.trace)
 
 
-# name -> function; the census verb registers here when it lands.
+def census(source: Source, registry: str, repositories: list[str] | None = None, *, tags: int | None = None,
+           table: str = "tags", out: str | None = None, progress: bool = False) -> tuple[Any, Any]:
+    """(one census table, the errors table) for `registry`: `repositories` are names or globs (all: the catalog)."""
+    from .census_run import census as run_census
+    from .frames.census import TABLES
+
+    if table not in TABLES:
+        raise ValueError(f"unknown census table {table!r}; choose from {', '.join(TABLES)}")
+    repos: Any = None
+    if repositories:
+        repos = repositories[0] if len(repositories) == 1 and any(c in repositories[0] for c in "*?[") \
+            else list(repositories)
+    result = run_census(source, registry, repos, tags=tags, out=out, progress=progress)
+    return result.table(table), result.errors
+
+
 VERBS: dict[str, Callable[..., Any]] = {
     "digest": digest, "manifest": manifest, "config": config, "ls": ls, "catalog": catalog, "blob": blob,
-    "export": export, "cat": cat, "files": files, "trace": trace,
+    "export": export, "cat": cat, "files": files, "trace": trace, "census": census,
 }
 
 

@@ -166,3 +166,21 @@ def test_trace_replays_with_curl(token_registry, env, images, tmp_path):
     assert {k for k in got if k.startswith("sha256:")} >= want
     assert all(got[d] == d for d in want), "a replayed blob hashed to another digest"
     assert got["manifest"] == img.digest, "the replayed manifest GET (by tag) is not the image's manifest"
+
+
+def test_census_verb_json_equals_the_library(reg, env, images):
+    """`rx census HOST REPO... --table T` prints what rx.census gives for the same repositories."""
+    repos = [images["single"].repository, images["multi"].repository]
+    got = rx_json(env, "census", reg.host, *repos, "--table", "layers", "--output", "json")
+    want = rx.census(client_for(reg), reg.host, repos, progress=False).layers
+    assert len(got) == len(want) > 0
+    key = ["repository", "tag", "manifest_digest", "index"]
+    assert sorted((r["repository"], r["tag"], r["manifest_digest"], r["index"], r["digest"]) for r in got) == \
+        sorted(want[key + ["digest"]].itertuples(index=False, name=None))
+    # Every layer blob the seeded images were built with appears (an independent source: the images).
+    layer_types = ("tar+gzip", "tar+zstd", "rootfs.diff.tar")
+    seeded = {d for img in (images["single"], images["multi"]) for d, b in img.blobs.items()
+              if any(t in b.media_type for t in layer_types)}
+    assert seeded and seeded <= {r["digest"] for r in got}
+    bad = rx_run(env, "census", reg.host, "--table", "nope", check=False)
+    assert bad.returncode == 1 and bad.stderr.decode().startswith("rx: error: unknown census table")

@@ -205,5 +205,21 @@ def trace(state: State, ref: str, platform: str | None, curl_only: bool, fmt: st
     return state.show(exchanges, fmt, columns=["seq", "method", "status", "purpose", "url"])
 
 
-# census: when that issue lands, add `verbs.census` and a command here:
-#   @cli.command()  def census(state, ...): return state.show(verbs.census(state.source(), ...), fmt)
+@cli.command()
+@click.argument("registry")
+@click.argument("repositories", nargs=-1)
+@click.option("--tags", type=click.IntRange(min=1), default=None, help="Only the newest N tags of each repository.")
+@click.option("--table", default="tags", show_default=True,
+              help="The table to print: repositories, tags, manifests, platforms, layers, configs, history, referrers.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Also stream every table to Parquet under this folder (resumable: run again to finish).")
+@output_option
+@click.pass_obj
+def census(state: State, registry: str, repositories: tuple[str, ...], tags: int | None, table: str,
+           out: str | None, fmt: str):
+    """A census of REGISTRY (or of REPOSITORIES, names or one glob): one table; failures counted on stderr."""
+    frame, errors = verbs.census(state.source(), registry, list(repositories), tags=tags, table=table, out=out,
+                                 progress=state.emit and sys.stderr.isatty())
+    if state.emit and len(errors):
+        click.echo(f"rx: {len(errors)} repositories or tags failed (see census.errors in Python)", err=True)
+    return state.show(frame, fmt)
