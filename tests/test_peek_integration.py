@@ -239,3 +239,21 @@ def test_index_is_kept_in_memory_without_a_disk_cache(peek_images, proxy):
     proxy.reset()
     assert c.read_file(ref, "cache/new.bin") == b"upper cache\n"
     assert all(r["headers"].get("Range") for r in _blob_gets(proxy))  # no layer streamed again
+
+
+def test_fsspec_open_of_a_small_file_in_a_big_layer_is_two_requests_at_most(big, proxy, tmp_path):
+    """Issue 15's acceptance: docker:// reads through the layer index, counted at the proxy."""
+    from registry_explorer.fsspec_docker import DockerFileSystem
+
+    ref = f"{proxy.host}/test/big:v1"
+    expected = _extract(big.extra["layers"][0].data, LAST)
+    builder = _client(proxy, tmp_path)
+    builder.layer_index(ref, builder.image(ref).layers[0])  # the index, cached on disk
+    warm = _client(proxy, tmp_path)
+    digest = warm.image(ref).digest
+    fs = DockerFileSystem(client=warm, skip_instance_cache=True)
+    proxy.reset()
+    with fs.open(f"docker://{proxy.host}/test/big@{digest}/{LAST}", "rb") as f:
+        assert f.read() == expected
+    assert len(proxy.requests) <= 2, [(r["method"], r["path"]) for r in proxy.requests]
+    assert all(r["headers"].get("Range") for r in _blob_gets(proxy)), "only ranged blob reads"
