@@ -88,7 +88,7 @@ def run(run: Run) -> CaseResult:
 
     import registry_explorer as rx
 
-    client = rx.Client(docker_config={})
+    client = rx.Client(docker_config={}, cache=False)
     ref = f"{reg.host}/{REPO}"
     desc = rx.Descriptor("application/vnd.oci.image.layer.v1.tar", digest, size)
     warm = rx.Descriptor("application/octet-stream", warm_digest, len(warm_data))

@@ -38,7 +38,7 @@ def run(run: Run) -> CaseResult:
     from registry_explorer.source import DEFAULT_WORKERS
 
     with BenchProxy(reg.url, latency=LATENCY, rate=RATE) as proxy:
-        client = rx.Client(docker_config={})
+        client = rx.Client(docker_config={}, cache=False)
         ref = f"{proxy.host}/{REPO}:v1"
         manifest = client.image(ref)  # scheme discovery and the manifest, not timed
         dest = work / "dl"

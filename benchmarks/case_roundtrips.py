@@ -53,7 +53,7 @@ def run(run: Run) -> CaseResult:
         host = proxy.host
 
         def ours_factory():
-            return rx.Client(docker_config={}, ca_bundle=ca)
+            return rx.Client(docker_config={}, ca_bundle=ca, cache=False)
 
         def ours_op(client, which):
             ref = f"{host}/{refs[which]}"

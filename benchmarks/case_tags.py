@@ -51,7 +51,7 @@ def run(run: Run) -> CaseResult:
         # One client per lister, made once: the timed rounds measure listing, not set-up. The first
         # listing of each new client (ours includes its https probe of a loopback registry) is
         # reported separately.
-        listers = {"ours Client.tags": lambda: rx.Client(docker_config={}).tags}
+        listers = {"ours Client.tags": lambda: rx.Client(docker_config={}, cache=False).tags}
         if comparator(res, "dxf"):
             from dxf import DXF
 
@@ -105,11 +105,11 @@ def run(run: Run) -> CaseResult:
 
     # frames.tags(): one HEAD per tag, concurrent (default) against one at a time.
     ref = f"{reg.host}/{REPO_DIGESTS}"
-    frames.tags(rx.Client(docker_config={}), ref)  # warm-up (registry's disk cache, lazy imports), not timed
+    frames.tags(rx.Client(docker_config={}, cache=False), ref)  # warm-up (registry's disk cache, lazy imports), not timed
 
     def tags_frame(workers: int | None):
         def go() -> float:
-            c = rx.Client(docker_config={})
+            c = rx.Client(docker_config={}, cache=False)
             t = time.perf_counter()
             df = frames.tags(c, ref) if workers is None else frames.tags(c, ref, workers=workers)
             s = time.perf_counter() - t

@@ -39,7 +39,7 @@ def reset_peak() -> bool:
 def fetch(host: str, repo: str, digest: str, size: str, warm_digest: str, warm_size: str, dest: str) -> dict:
     import registry_explorer as rx
 
-    client = rx.Client(docker_config={})
+    client = rx.Client(docker_config={}, cache=False)
     ref = f"{host}/{repo}"
     out = Path(dest)
     # Warm up: scheme discovery, connection pool, threads and lazy imports happen outside the measurement.

@@ -168,7 +168,7 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
     import registry_explorer as rx
     from registry_explorer import frames
 
-    client = rx.Client(docker_config={})
+    client = rx.Client(docker_config={}, cache=False)
     ref = f"{host}/{REPO}:v1"
     layer = client.image(ref).layers[0]
     _warm_up()

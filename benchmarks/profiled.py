@@ -38,7 +38,7 @@ def _measured(rounds: int, once: Callable[[], None]) -> dict:
 def fetch_ours(host: str, repo: str, digest: str, size: str, dest: str, rounds: str) -> dict:
     import registry_explorer as rx
 
-    client = rx.Client(docker_config={})
+    client = rx.Client(docker_config={}, cache=False)
     ref = f"{host}/{repo}"
     desc = rx.Descriptor("application/vnd.oci.image.layer.v1.tar", digest, int(size))
     out = Path(dest)
@@ -76,7 +76,7 @@ def fetch_requests(url: str, digest: str, dest: str, rounds: str) -> dict:
 def tags_ours(host: str, repo: str, rounds: str) -> dict:
     import registry_explorer as rx
 
-    client = rx.Client(docker_config={})
+    client = rx.Client(docker_config={}, cache=False)
     ref = f"{host}/{repo}"
     n = len(client.tags(ref))
     out = _measured(int(rounds), lambda: client.tags(ref))
