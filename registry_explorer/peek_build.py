@@ -31,7 +31,7 @@ from .errors import InvalidManifest, TooLarge
 from .layerfs_compress import GZIP_MAGIC, IN_CHUNK, ZSTD_MAGIC, ZSTD_MAX_WINDOW, _invalid, _Prefixed, _read_exact
 from .layerfs_tar import MAX_DECOMPRESSED_BYTES, entry_from_tarinfo, iter_members
 from .models import Descriptor
-from .peek_index import BLOCK, DEFAULT_SPAN, IndexEntry, LayerIndex
+from .peek_index import BLOCK, DEFAULT_SPAN, IndexEntry, LayerIndex, SizedRawIO
 
 __all__ = ["MAX_ZSTD_FRAME_BYTES", "ZSTD_FEED", "build_index"]
 
@@ -101,30 +101,13 @@ class _Tee:
             self.cond.notify_all()
 
 
-class _Follow(io.RawIOBase):
+class _Follow(SizedRawIO):
     """The tee's file as zran sees it: reads block until the bytes exist; SEEK_END is the descriptor size."""
 
     def __init__(self, tee: _Tee, path: Path, size: int):
         super().__init__()
         self._tee, self._size, self._pos = tee, size, 0
         self._fd = os.open(path, os.O_RDONLY)
-
-    def readable(self) -> bool:
-        """File protocol."""
-        return True
-
-    def seekable(self) -> bool:
-        """File protocol (zran seeks back to its last point)."""
-        return True
-
-    def tell(self) -> int:
-        """File protocol."""
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """File protocol."""
-        self._pos = max(0, {0: 0, 1: self._pos, 2: self._size}[whence] + offset)
-        return self._pos
 
     def readinto(self, b) -> int:
         """Wait for the bytes at the position, then read them."""

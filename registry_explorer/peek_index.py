@@ -19,6 +19,7 @@ JSON, the zran index and the block digests (`to_bytes`/`from_bytes`).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import struct
 from dataclasses import dataclass, field
@@ -163,3 +164,31 @@ class LayerIndex:
         if idx.kind in ("gzip-checkpoints", "zstd-frames") and len(idx.blocks) != -(-idx.layer_size // BLOCK):
             raise InvalidManifest(f"stored index of layer {layer_digest} lacks block digests")
         return idx
+
+
+class SizedRawIO(io.RawIOBase):
+    """A read-only raw file of known `_size` with a position: the seek/tell half of the file protocol.
+
+    zran (indexed_gzip) seeks back to its checkpoints, so both the growing copy it indexes while a
+    layer streams (peek_build) and the remote blob it reads by Range (peek_read) present this.
+    """
+
+    _size = 0
+    _pos = 0
+
+    def readable(self) -> bool:
+        """File protocol."""
+        return True
+
+    def seekable(self) -> bool:
+        """File protocol."""
+        return True
+
+    def tell(self) -> int:
+        """File protocol."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """File protocol; SEEK_END counts from the descriptor's size."""
+        self._pos = max(0, {0: 0, 1: self._pos, 2: self._size}[whence] + offset)
+        return self._pos

@@ -14,7 +14,7 @@ import io
 import zlib
 
 from .errors import DigestMismatch, InvalidManifest, RegistryExplorerError
-from .peek_index import BLOCK, IndexEntry, LayerIndex
+from .peek_index import BLOCK, IndexEntry, LayerIndex, SizedRawIO
 
 __all__ = ["RangeRefused", "RangedBlob", "read_entry_ranged"]
 
@@ -27,7 +27,7 @@ class RangeRefused(RegistryExplorerError):
     """The registry did not answer a Range request with exactly the bytes asked for."""
 
 
-class RangedBlob(io.RawIOBase):
+class RangedBlob(SizedRawIO):
     """A remote blob as a seekable file that fetches missing bytes with Range requests.
 
     `fetch(start, end)` returns exactly bytes [start, end). The first miss fetches the planned
@@ -47,24 +47,6 @@ class RangedBlob(io.RawIOBase):
         self.requests = 0
         self.bytes_moved = 0
         self.refused: RangeRefused | None = None
-
-    def readable(self) -> bool:
-        """File protocol."""
-        return True
-
-    def seekable(self) -> bool:
-        """File protocol."""
-        return True
-
-    def tell(self) -> int:
-        """File protocol."""
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """File protocol (the size is the descriptor's)."""
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def _get(self, start: int, end: int) -> None:
         if self._index is not None:
