@@ -1,6 +1,6 @@
 """Case 8: rx.census over 20 ms of added latency vs the sequential walk; peak RSS of a census to Parquet.
 
-Speed: the same tags walked one after another (`census_unit.run_unit` in a loop: one HEAD, then
+Speed: the same tags walked one after another (`census_engine.unit.run_unit` in a loop: one HEAD, then
 manifests and configs by digest, exactly the census's requests) against `rx.census` with its
 default thread pool, both through `netproxy.BenchProxy(latency=0.020)`.
 
@@ -60,8 +60,8 @@ def run(run: Run) -> CaseResult:
     repos = sample.repositories
     speed_repos = repos[: 2 if run.smoke else 12]
     import registry_explorer as rx
-    from registry_explorer.census_unit import run_unit
-    from registry_explorer.frames.census import TABLES
+    from registry_explorer.census_engine.unit import run_unit
+    from registry_explorer.frames.census_tables import TABLES
 
     with BenchProxy(reg.url, latency=LATENCY) as proxy:
         units = [(r, t) for r in speed_repos for t in sample.tags[r]]

@@ -35,7 +35,7 @@ def run(run: Run) -> CaseResult:
     push_image_of_blobs(reg.url, REPO, "v1", layers)
 
     import registry_explorer as rx
-    from registry_explorer.source import DEFAULT_WORKERS
+    from registry_explorer.sources.common import DEFAULT_WORKERS
 
     with BenchProxy(reg.url, latency=LATENCY, rate=RATE) as proxy:
         client = rx.Client(docker_config={}, cache=False)

@@ -16,8 +16,8 @@ TARGET_WARM_VS_CURL_TAR = 50
 
 def _layer(run: Run, mib: int):
     """The big sample image at `mib` MiB; the full-size one is kept in the rx cache between runs."""
-    from registry_explorer.cache import default_cache_dir
     from registry_explorer.sandbox.samples_peek import big_image
+    from registry_explorer.sources.cache import default_cache_dir
 
     # Building 256 MiB of half-random gzip takes about half a minute; smoke builds a throw-away small one.
     where = run.tmp / "case7-samples" if run.smoke else default_cache_dir() / "samples"

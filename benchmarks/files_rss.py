@@ -220,7 +220,7 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
 
 def _warm_up() -> None:
     """Run the whole listing path once on a tiny in-memory layer, so lazy imports are not measured."""
-    from registry_explorer import layerfs
+    from registry_explorer import layers as layerfs
     from registry_explorer.frames.files import entries_frame
 
     buf = io.BytesIO()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from registry_explorer.auth import Credential, CredentialStore, parse_challenges
 from registry_explorer.http.auth import TokenCache
+from registry_explorer.http.challenge import parse_challenges
+from registry_explorer.http.credentials import Credential, CredentialStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.profiling import _threads_md, summarise
 
-PIPE = "/x/registry_explorer/pipeline.py"
+PIPE = "/x/registry_explorer/sources/blobcopy.py"
 POOL = "/py/lib/python3.11/concurrent/futures/thread.py"
 RAW = "\n".join([
     # the hash thread (py-spy may name it wrongly: the frames decide)
@@ -36,7 +36,7 @@ def test_samples_are_attributed_by_frames_and_warm_up_threads_dropped(tmp_path):
     }
     lines = roles["hash+write thread (pipeline worker)"]["lines"]
     assert [n for _, n in lines.most_common()] == [30, 10]
-    assert all("registry_explorer/pipeline.py:5" in where for where in lines)
+    assert all("registry_explorer/sources/blobcopy.py:5" in where for where in lines)
 
 
 def test_cpu_is_split_in_proportion_to_samples(tmp_path):

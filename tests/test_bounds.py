@@ -10,7 +10,7 @@ from helpers.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer.http.auth import TOKEN_LIMIT
-from registry_explorer.http.errors import ERROR_BODY_LIMIT
+from registry_explorer.http.status import ERROR_BODY_LIMIT
 
 
 class _Hostile(Handler):

@@ -29,7 +29,7 @@ LAST_TEXT = "the last file of the big layer"
 
 @pytest.fixture(scope="module")
 def big(open_registry):
-    from registry_explorer.cache import default_cache_dir
+    from registry_explorer.sources.cache import default_cache_dir
 
     img = big_image(64, cache_dir=default_cache_dir() / "samples")  # built once, then kept on disk
     push_image(open_registry.url, img, verify=open_registry.verify)

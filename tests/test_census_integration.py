@@ -24,7 +24,7 @@ from helpers.census import assert_same_tables, census_registry, client, read_par
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
-from registry_explorer.frames.census import TABLES
+from registry_explorer.frames.census_tables import TABLES
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_threads_processes_and_a_dask_cluster_write_the_same_parquet(reg, tmp_pa
                             docker_config=cfg)
         # the units really ran on the cluster's worker processes, not in this one
         assert sum(len(v) for v in dask_client.run(lambda: list(
-            __import__("registry_explorer.census_unit", fromlist=["_SOURCES"])._SOURCES)).values()) >= 1
+            __import__("registry_explorer.census_engine.unit", fromlist=["_SOURCES"])._SOURCES)).values()) >= 1
     assert len(on_dask.tags) == sample.tag_count
     a = read_parquet_tables(tmp_path / "threads", TABLES)
     assert_same_tables(a, threads.tables)
@@ -79,8 +79,8 @@ def test_threads_processes_and_a_dask_cluster_write_the_same_parquet(reg, tmp_pa
 _KILLED_CHILD = textwrap.dedent("""
     import sys, time
     import registry_explorer as rx
-    import registry_explorer.census_run as census_run
-    census_run.FLUSH_UNITS = 3  # small chunks, so a kill lands between journal lines
+    import registry_explorer.census_engine.run as census_engine.run
+    census_engine.run.FLUSH_UNITS = 3  # small chunks, so a kill lands between journal lines
     host, out, cfg = sys.argv[1:4]
     def slow(n):
         time.sleep(0.05)  # slow enough for the parent to kill us mid-way

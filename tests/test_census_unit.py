@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import registry_explorer as rx
-from registry_explorer.census_run import _pick_tags
-from registry_explorer.census_store import JOURNAL, ParquetSink
-from registry_explorer.frames.census import base_images, census_frame, layer_sharing, tag_timeline
+from registry_explorer.census_engine.run import _pick_tags
+from registry_explorer.census_engine.store import JOURNAL, ParquetSink
+from registry_explorer.frames.census_tables import base_images, census_frame, layer_sharing, tag_timeline
 
 
 def _layers(images):
@@ -121,7 +121,7 @@ def test_census_of_a_layout(tmp_path):
 def test_settings_carry_no_secret_and_workers_resolve_a_named_provider():
     import pickle
 
-    from registry_explorer.census_unit import SourceSettings, settings_for, source_for
+    from registry_explorer.census_engine.unit import SourceSettings, settings_for, source_for
 
     cl = rx.Client(credentials={"registry.example": ("me", "hunter2-secret")}, docker_config={},
                    insecure=("127.0.0.1:5000",), timeout=12.0, retries=2)
@@ -149,7 +149,7 @@ class _Catalog:
 
 
 def test_repository_selection_names_globs_and_catalog_failures():
-    from registry_explorer.census_run import _repositories
+    from registry_explorer.census_engine.run import _repositories
 
     src = _Catalog(["team/a", "team/b", "other/c"])
     errors: list = []

@@ -8,7 +8,7 @@ import pytest
 from helpers.clients import client_for
 
 import registry_explorer as rx
-from registry_explorer import mediatypes as mt
+from registry_explorer.core import mediatypes as mt
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,10 @@ import io
 import pytest
 
 import registry_explorer as rx
-from registry_explorer.digest import VerifyingReader, verify
+from registry_explorer.core.digest import VerifyingReader, verify
+from registry_explorer.core.redact import redact_url
 from registry_explorer.http.gate import is_loopback
-from registry_explorer.listing import next_link as _next_link
-from registry_explorer.redact import redact_url
+from registry_explorer.http.pagination import next_link as _next_link
 
 DATA = bytes(range(256)) * 1000
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()

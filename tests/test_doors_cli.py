@@ -16,7 +16,8 @@ import pytest
 from helpers.clients import PRIVATE_REPO, client_for
 
 import registry_explorer as rx
-from registry_explorer import frames, verbs
+from registry_explorer import frames
+from registry_explorer.doors import operations as verbs
 from registry_explorer.sandbox import samples_data
 from registry_explorer.sandbox.push import push_image
 

@@ -1,11 +1,11 @@
-"""The docker:// path split (registry_explorer/dockerpath.py): one reading for every tricky case."""
+"""The docker:// path split (registry_explorer/doors/dockerpath.py): one reading for every tricky case."""
 
 from __future__ import annotations
 
 import pytest
 
 import registry_explorer as rx
-from registry_explorer.dockerpath import DockerPath, split
+from registry_explorer.doors.dockerpath import DockerPath, split
 
 DIGEST = "sha256:" + "ab" * 32
 

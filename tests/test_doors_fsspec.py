@@ -1,4 +1,4 @@
-"""docker:// through fsspec, pandas and Dask against a real registry (registry_explorer/fsspec_docker.py)."""
+"""docker:// through fsspec, pandas and Dask against a real registry (registry_explorer/doors/dockerfs.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from helpers.clients import client_for
 
 import registry_explorer as rx
-from registry_explorer.fsspec_docker import DockerFileSystem, ReadOnly
-from registry_explorer.imagefiles import ImageFiles, PathNotFound
+from registry_explorer.doors.dockerfs import DockerFileSystem, ReadOnly
+from registry_explorer.imagefs.files import ImageFiles, PathNotFound
 from registry_explorer.sandbox import samples_data
 from registry_explorer.sandbox.push import push_image
 
@@ -175,7 +175,7 @@ def test_entry_point_needs_no_import(data_registry, tmp_path):
     (dist / "entry_points.txt").write_text("[fsspec.specs]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
     script = ("import sys, pandas as pd\n"
               f"df = pd.read_csv({url(data_registry, '/data/table.csv')!r})\n"
-              "assert 'registry_explorer.fsspec_docker' in sys.modules\n"
+              "assert 'registry_explorer.doors.dockerfs' in sys.modules\n"
               "print(df.to_json())\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env,

@@ -11,7 +11,7 @@ import pytest
 from test_layerfs_unit import FakeClient
 
 import registry_explorer as rx
-from registry_explorer.extract import UnsafePath, check_member_path, extract_layer
+from registry_explorer.sources.extract import UnsafePath, check_member_path, extract_layer
 
 
 def _tar(members) -> bytes:

@@ -8,8 +8,8 @@ import pandas as pd
 
 import registry_explorer as rx
 from registry_explorer import frames
-from registry_explorer import mediatypes as mt
-from registry_explorer.trace import Trace
+from registry_explorer.core import mediatypes as mt
+from registry_explorer.http.trace import Trace
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 

@@ -16,7 +16,7 @@ import pytest
 
 import registry_explorer as rx
 from registry_explorer import frames
-from registry_explorer import mediatypes as mt
+from registry_explorer.core import mediatypes as mt
 
 REAL = Path(__file__).parent / "fixtures" / "real" / "config"
 

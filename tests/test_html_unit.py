@@ -10,11 +10,11 @@ import pytest
 
 import registry_explorer as rx
 from registry_explorer import html as rh
-from registry_explorer import mediatypes as mt
-from registry_explorer.models import Descriptor, ImageConfig
-from registry_explorer.platform import Platform
-from registry_explorer.reference import Reference
-from registry_explorer.trace import Trace, decode_jwt, redact_body
+from registry_explorer.core import mediatypes as mt
+from registry_explorer.core.models import Descriptor, ImageConfig
+from registry_explorer.core.platform import Platform
+from registry_explorer.core.reference import Reference
+from registry_explorer.http.trace import Trace, decode_jwt, redact_body
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 import zstandard
 
-from registry_explorer import layerfs
-from registry_explorer.digest import VerifyingReader
-from registry_explorer.errors import DigestMismatch, InvalidManifest, TooLarge
+from registry_explorer import layers as layerfs
+from registry_explorer.core.digest import VerifyingReader
+from registry_explorer.core.errors import DigestMismatch, InvalidManifest, TooLarge
+from registry_explorer.core.models import Descriptor
 from registry_explorer.frames.files import (
     FILE_COLUMNS,
     IMAGE_FILE_COLUMNS,
@@ -25,8 +26,7 @@ from registry_explorer.frames.files import (
     merged_frame,
     wasted_frame,
 )
-from registry_explorer.layerfs import Entry, efficiency, iter_entries, iter_layer, merge_layers
-from registry_explorer.models import Descriptor
+from registry_explorer.layers import Entry, efficiency, iter_entries, iter_layer, merge_layers
 
 TAR = "application/vnd.oci.image.layer.v1.tar"
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"

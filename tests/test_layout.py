@@ -11,7 +11,7 @@ from helpers.clients import client_for
 
 import registry_explorer as rx
 from registry_explorer import frames
-from registry_explorer import mediatypes as mt
+from registry_explorer.core import mediatypes as mt
 from registry_explorer.sandbox.registry import require_binary
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import registry_explorer as rx
-from registry_explorer import mediatypes as mt
-from registry_explorer.digest import manifest_digest
-from registry_explorer.platform import select
+from registry_explorer.core import mediatypes as mt
+from registry_explorer.core.digest import manifest_digest
+from registry_explorer.core.platform import select
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 

@@ -8,8 +8,8 @@ import pytest
 import zstandard
 
 import registry_explorer as rx
-from registry_explorer.peek_build import _zstd_frames
-from registry_explorer.peek_index import BLOCK, LayerIndex
+from registry_explorer.peek.build import _zstd_frames
+from registry_explorer.peek.index import BLOCK, LayerIndex
 
 
 def test_zstd_frames_found_per_frame():

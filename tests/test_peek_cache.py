@@ -15,7 +15,7 @@ import pytest
 from helpers.clients import client_for
 
 import registry_explorer as rx
-from registry_explorer.cache import Cache, default_cache_dir
+from registry_explorer.sources.cache import Cache, default_cache_dir
 
 
 def _digest(data: bytes) -> str:
@@ -89,7 +89,7 @@ def test_size_bound_evicts_least_recently_used(tmp_path):
 
 _WORKER = textwrap.dedent("""
     import hashlib, sys
-    from registry_explorer.cache import Cache
+    from registry_explorer.sources.cache import Cache
     c = Cache(sys.argv[1], max_bytes=int(sys.argv[3]))
     seed = int(sys.argv[2])
     bad = 0

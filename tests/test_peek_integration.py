@@ -16,7 +16,7 @@ from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer import frames
-from registry_explorer.layerfs import iter_layer
+from registry_explorer.layers import iter_layer
 from registry_explorer.sandbox.push import push_image
 from registry_explorer.sandbox.samples_peek import big_image, build_peek_images
 
@@ -243,7 +243,7 @@ def test_index_is_kept_in_memory_without_a_disk_cache(peek_images, proxy):
 
 def test_fsspec_open_of_a_small_file_in_a_big_layer_is_two_requests_at_most(big, proxy, tmp_path):
     """Issue 15's acceptance: docker:// reads through the layer index, counted at the proxy."""
-    from registry_explorer.fsspec_docker import DockerFileSystem
+    from registry_explorer.doors.dockerfs import DockerFileSystem
 
     ref = f"{proxy.host}/test/big:v1"
     expected = _extract(big.extra["layers"][0].data, LAST)

@@ -8,8 +8,8 @@ from helpers.proxy import FaultProxy
 import registry_explorer as rx
 from registry_explorer.sandbox.push import push_image
 from registry_explorer.sandbox.samples_peek import build_peek_images
-from registry_explorer.widgets.render import file_info_html
 from registry_explorer.widgets.state import ExplorerState
+from registry_explorer.widgets.ui.render import file_info_html
 
 pytestmark = pytest.mark.integration
 

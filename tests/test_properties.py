@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import registry_explorer as rx
-from registry_explorer.auth import parse_challenges
-from registry_explorer.listing import next_link as _next_link
-from registry_explorer.reference import parse_reference
+from registry_explorer.core.reference import parse_reference
+from registry_explorer.http.challenge import parse_challenges
+from registry_explorer.http.pagination import next_link as _next_link
 
 # CI runs more examples than a developer's quick loop; the closing note reports the count.
 EXAMPLES = int(os.environ.get("RX_HYPOTHESIS_EXAMPLES", "400"))

@@ -9,7 +9,7 @@ import pytest
 from helpers.standin import Handler, serve
 
 import registry_explorer as rx
-from registry_explorer.trace import parse_rate_limit
+from registry_explorer.http.trace import parse_rate_limit
 
 BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":' \
        b'{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:' + b"0" * 64 + \

@@ -18,7 +18,7 @@ from helpers.standin import Handler, serve
 
 import registry_explorer as rx
 from registry_explorer import frames
-from registry_explorer import mediatypes as mt
+from registry_explorer.core import mediatypes as mt
 
 pytestmark = pytest.mark.integration
 SUBJECT = "sha256:" + "5" * 64

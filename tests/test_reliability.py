@@ -11,8 +11,8 @@ import pytest
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
-from registry_explorer.retry import RetryPolicy, parse_retry_after
-from registry_explorer.source import RESUME_ATTEMPTS, RESUME_TOTAL_LIMIT
+from registry_explorer.http.retry import RetryPolicy, parse_retry_after
+from registry_explorer.sources.common import RESUME_ATTEMPTS, RESUME_TOTAL_LIMIT
 
 pytestmark = pytest.mark.integration
 

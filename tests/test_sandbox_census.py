@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import registry_explorer as rx
-from registry_explorer import mediatypes as mt
+from registry_explorer.core import mediatypes as mt
 from registry_explorer.sandbox.samples_census import seed_census_on_disk
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "registry_explorer"
 NETWORK = ("requests", "urllib3", "http.client", "socket", "ssl")
-PURE = ("reference", "models", "platform", "digest", "errors", "mediatypes", "frames")
+PURE = ("core.reference", "core.models", "core.platform", "core.digest", "core.errors", "core.mediatypes", "frames")
 # A module does one job and reads in one sitting; samples.py is data (the sandbox's images).
 MODULE_LINES, CLASS_LINES = 400, 250
 SIZE_EXEMPT = {"sandbox/samples.py"}
@@ -158,11 +158,11 @@ def _python(code: str, *extra: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_reference_loads_no_http_library():
-    """As `python -X importtime -c "import registry_explorer.reference"` would show."""
-    p = _python("import registry_explorer.reference", "-X", "importtime")
+    """As `python -X importtime -c "import registry_explorer.core.reference"` would show."""
+    p = _python("import registry_explorer.core.reference", "-X", "importtime")
     assert p.returncode == 0, p.stderr
     loaded = {line.rsplit("|", 1)[-1].strip() for line in p.stderr.splitlines() if "|" in line}
-    assert "registry_explorer.reference" in loaded  # the measurement itself worked
+    assert "registry_explorer.core.reference" in loaded  # the measurement itself worked
     assert not [m for m in loaded if m.split(".")[0] in ("requests", "urllib3", "ssl")]
 
 
@@ -170,7 +170,7 @@ def test_import_works_without_fcntl():
     """Windows has no fcntl: `import registry_explorer` (and a Client) must not need it."""
     p = _python("import sys; sys.modules['fcntl'] = None\n"
                 "import registry_explorer as rx\n"
-                "rx.Client(docker_config={}); import registry_explorer.source\n"
+                "rx.Client(docker_config={}); import registry_explorer.sources.common\n"
                 "print('fcntl' in sys.modules and sys.modules['fcntl'] is not None)")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "False"

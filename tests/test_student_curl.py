@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_explorer.trace import REDACTED, Trace
+from registry_explorer.http.trace import REDACTED, Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02-anatomy-of-a-pull.ipynb"

@@ -14,10 +14,11 @@ import pytest
 from helpers.clients import client_for
 
 import registry_explorer as rx
-from registry_explorer.errors import ConnectionFailed, Unauthorized
-from registry_explorer.widgets import ExplorerState, render
+from registry_explorer.core.errors import ConnectionFailed, Unauthorized
+from registry_explorer.widgets import ExplorerState
 from registry_explorer.widgets.labels import plural
 from registry_explorer.widgets.messages import CANCELLED, error_message
+from registry_explorer.widgets.ui import render
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers.clients import client_for
 
-from registry_explorer.models import ImageConfig
+from registry_explorer.core.models import ImageConfig
 from registry_explorer.sandbox import samples_supply as ss
 from registry_explorer.sandbox.push import push_image
 from registry_explorer.supply.sbom import Sbom
@@ -76,7 +76,7 @@ def test_a_digest_that_is_nothing_here_is_an_error_sentence(open_registry, signe
 
 
 def test_view_buttons_carry_full_digests_and_open_them(open_registry, signed):
-    from registry_explorer.widgets.view import Explorer
+    from registry_explorer.widgets.ui.explorer import Explorer
 
     img, ref = signed
     ex = Explorer(client_for(open_registry), ref)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import registry_explorer as rx
-from registry_explorer.reference import parse_reference
+from registry_explorer.core.reference import parse_reference
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 ALPINE_AMD64 = "sha256:1882fa4569e0c591ea092d3766c4893e19b8901a8e649de7067188aba3cc0679"

@@ -19,7 +19,7 @@ import pytest
 
 import registry_explorer as rx
 from registry_explorer import frames
-from registry_explorer.extras import require
+from registry_explorer.core.extras import require
 from registry_explorer.sandbox.registry import RegistryBinaryMissing, find_registry_binary
 from registry_explorer.sandbox.samples import build_images, write_layout
 from registry_explorer.widgets import ExplorerState

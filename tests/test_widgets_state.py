@@ -347,8 +347,8 @@ def test_artifact_has_no_files_to_list(state, host, images):
 
 
 def test_works_with_an_oci_layout_source(tmp_path, images):
-    from registry_explorer import layout  # our own module: a missing one is a failure, never a skip
     from registry_explorer.sandbox.samples import write_layout
+    from registry_explorer.sources import layout  # our own module: a missing one is a failure, never a skip
 
     write_layout([images["single"], images["artifact"]], tmp_path / "layout")
     state = ExplorerState(layout.Layout(tmp_path / "layout"))

@@ -16,7 +16,7 @@ pytest.importorskip("ipywidgets")
 
 import registry_explorer as rx  # noqa: E402
 from registry_explorer.widgets import Explorer  # noqa: E402
-from registry_explorer.widgets.view import TABS  # noqa: E402
+from registry_explorer.widgets.ui.explorer import TABS  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +181,7 @@ def test_tabs_tags_referrers_http_and_files(client, host, images):
 
 
 def test_widget_messages_are_routed_to_the_main_shell():
-    from registry_explorer.widgets.view import _route_to_main_shell
+    from registry_explorer.widgets.ui.explorer import _route_to_main_shell
 
     class Comm:  # ipykernel 7's comm: incoming messages go where _reply_subshell_for says
         def _reply_subshell_for(self, data, default):

@@ -2,12 +2,12 @@
 
 Every `<name>_frame` is a pure builder (models or rows in, DataFrame out). The `<name>` of the
 same pair (`files`, `image_files`, `wasted`, `compare`, `tags`, `referrers`) is a convenience
-that fetches through a `Source` first (see `registry_explorer.queries`). `entries_frame`,
+that fetches through a `Source` first (see `registry_explorer.sources.queries`). `entries_frame`,
 `merged_frame` and `compare_images` are the former names of `files_frame`, `image_files_frame`
 and `compare_frame`.
 """
 
-from .census import base_images, census_frame, layer_sharing, tag_timeline
+from .census_tables import base_images, census_frame, layer_sharing, tag_timeline
 from .files import (
     entries_frame,
     files,
@@ -31,7 +31,7 @@ from .manifests import (
     tags_frame,
     trace,
 )
-from .supply import supply_chain, supply_chain_frame
+from .supply_chain import supply_chain, supply_chain_frame
 
 __all__ = [
     "base_images", "census_frame", "layer_sharing", "tag_timeline",

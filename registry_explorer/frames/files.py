@@ -2,7 +2,7 @@
 
 The `*_frame` builders are pure: they work from entries already listed (`layerfs.Entry`,
 `layerfs.Placed`). `files`, `image_files` and `wasted` are conveniences that first fetch
-through `registry_explorer.queries` (each layer streamed once, verified, memory bounded).
+through `registry_explorer.sources.queries` (each layer streamed once, verified, memory bounded).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import queries
-from ..layerfs import Entry, Placed, efficiency
-from ..protocol import Source
+from ..layers import Entry, Placed, efficiency
+from ..sources import queries
+from ..sources.protocol import Source
 
 FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "whiteout"]
 IMAGE_FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "layer_index", "layer_digest"]

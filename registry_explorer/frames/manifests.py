@@ -2,7 +2,7 @@
 
 Pure builders over the models and rows: `tags_frame`, `referrers_frame`, `compare_frame` and
 the rest. `tags`, `referrers` and `compare` are conveniences that fetch through a `Source`
-(via `registry_explorer.queries`) and hand the result to their `*_frame`. Column names are
+(via `registry_explorer.sources.queries`) and hand the result to their `*_frame`. Column names are
 stable snake_case; an empty input gives an empty frame with the same columns, so notebook code
 can rely on them.
 """
@@ -14,12 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from .. import mediatypes as mt
-from .. import queries
-from ..models import Descriptor, ImageConfig, Index, Manifest
-from ..protocol import Source
-from ..queries import TAG_WORKERS
-from ..units import human_size
+from ..core import mediatypes as mt
+from ..core.models import Descriptor, ImageConfig, Index, Manifest
+from ..core.units import human_size
+from ..sources import queries
+from ..sources.protocol import Source
+from ..sources.queries import TAG_WORKERS
 
 PLATFORM_COLUMNS = ["os", "architecture", "variant", "os_version", "media_type", "digest", "size",
                     "artifact_type", "annotations", "is_attestation"]

@@ -17,14 +17,14 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ..auth import Credential, CredentialStore
-from ..errors import Denied, ProtocolError, Unauthorized
-from ..redact import redact_url
-from ..trace import decode_jwt, redact_body
+from ..core.errors import Denied, ProtocolError, Unauthorized
+from ..core.redact import redact_url
 from .challenge import Challenge, parse_challenges
-from .errors import CRED_HINT, read_errors
+from .credentials import Credential, CredentialStore
 from .gate import Binding, Gate
 from .response import Response
+from .status import CRED_HINT, read_errors
+from .trace import decode_jwt, redact_body
 from .values import bearer_token, http_url, json_seconds, netloc
 
 # The token spec says: when expires_in is missing, assume 60 seconds.

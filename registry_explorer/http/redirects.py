@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..errors import ConnectionFailed
-from ..redact import redact_url
+from ..core.errors import ConnectionFailed
+from ..core.redact import redact_url
 from .gate import Binding, Gate
 from .response import Response
 from .values import http_url, netloc

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ..errors import ConnectionFailed, TooLarge
+from ..core.errors import ConnectionFailed, TooLarge
 from .values import header_int
 
 # Document reads go in small pieces so the deadline is checked between them.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ..errors import ConnectionFailed
+from ..core.errors import ConnectionFailed
 from .gate import Gate
 from .response import Response
 

@@ -12,17 +12,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from ..auth import CredentialStore
-from ..reference import registry_api_host
-from ..retry import RetryPolicy, as_policy
-from ..trace import TRACE_LIMIT, Exchange, Trace, parse_rate_limit, redact_headers
+from ..core.reference import registry_api_host
 from .auth import AuthFlow
-from .errors import raise_for
+from .credentials import CredentialStore
 from .gate import Gate
 from .redirects import follow
 from .response import Response
-from .retry import send_with_retries
+from .retry import RetryPolicy, as_policy, send_with_retries
 from .scheme import Schemes
+from .status import raise_for
+from .trace import TRACE_LIMIT, Exchange, Trace, parse_rate_limit, redact_headers
 from .values import lenient_int, netloc
 from .wire import Wire, silence_insecure_warnings
 

@@ -13,7 +13,7 @@ import math
 import re
 from urllib.parse import urljoin, urlsplit
 
-from ..errors import ProtocolError
+from ..core.errors import ProtocolError
 
 # Sizes and counts end up in int64 DataFrame columns and in `seek()`: bound them there.
 MAX_INT64 = (1 << 63) - 1

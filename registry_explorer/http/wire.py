@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from ..errors import ConnectionFailed, ProtocolError
-from ..redact import redact_url
+from ..core.errors import ConnectionFailed, ProtocolError
+from ..core.redact import redact_url
 from .response import Response
 
 USER_AGENT = "registry-explorer/0.1"

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import RegistryExplorerError
+from ..core.errors import RegistryExplorerError
 
 __all__ = ["Sandbox", "SandboxError", "start", "SAMPLES", "INSTALL_HINT"]
 
@@ -76,7 +76,7 @@ class Sandbox:
 
     def client(self, *, anonymous: bool = False, **kw):
         """A Client for this sandbox (with the demo credentials in token mode unless `anonymous`)."""
-        from ..client import Client
+        from ..sources.remote import Client
 
         creds = None
         insecure: tuple[str, ...] = ()

@@ -2,7 +2,7 @@
 
 * ``peek``: two gzip layers - symlinks (absolute, relative, escaping `..`), a hard link, a
   whiteout, an opaque directory, a file replaced in the upper layer;
-* ``estargz``: one eStargz layer built by `peek_estargz.estargz_layer`, with its TOC annotation;
+* ``estargz``: one eStargz layer built by `peek.estargz.estargz_layer`, with its TOC annotation;
 * ``zstd-frames``: one zstd layer of many frames and one of a single frame;
 * ``big``: a deterministic gzip layer of at least 64 MiB with thousands of files, built once
   and kept on disk (`big_image(cache_dir=...)`) so tests and the notebook take seconds.
@@ -18,7 +18,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from ..peek_estargz import estargz_layer
+from ..peek.estargz import estargz_layer
 from . import samples as s
 
 __all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes"]
@@ -147,7 +147,7 @@ def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG
 
 def big_image(total_mib: int = 64, *, cache_dir: str | os.PathLike | None = None) -> s.TestImage:
     """The 'big' sample image, its layer kept under `cache_dir` (default: $RX_SAMPLES_DIR, else the rx cache dir)."""
-    from ..cache import default_cache_dir
+    from ..sources.cache import default_cache_dir
 
     # RX_SAMPLES_DIR: where the test suite keeps built samples (outside the user's cache, see tests/conftest.py).
     env = os.environ.get("RX_SAMPLES_DIR")

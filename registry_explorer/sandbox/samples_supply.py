@@ -54,7 +54,7 @@ IDENTITY = REPOSITORY
 
 
 def _crypto():
-    from ..extras import require
+    from ..core.extras import require
 
     return (require("cryptography.hazmat.primitives.asymmetric.ec", "verify", "the signed sandbox sample"),
             require("cryptography.hazmat.primitives.hashes", "verify", "the signed sandbox sample"),
@@ -256,7 +256,7 @@ def seed(url: str, *, auth=None, verify: Any = True) -> dict[str, str]:
 
 def seed_optional(url: str, **kw: Any) -> dict[str, str]:
     """`seed`, or nothing (with a warning) when the `verify` extra (cryptography) is not installed."""
-    from ..errors import MissingExtra
+    from ..core.errors import MissingExtra
 
     try:
         return seed(url, **kw)

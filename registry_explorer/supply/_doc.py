@@ -12,7 +12,7 @@ import binascii
 import json
 from typing import Any
 
-from ..errors import InvalidAttestation, TooLarge
+from ..core.errors import InvalidAttestation, TooLarge
 
 # A DSSE envelope or in-toto statement: provenance is KBs; SBOM statements of large images reach
 # tens of MB (syft on a full distro image), so 32 MiB keeps them and still bounds a hostile one.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidAttestation
+from ..core.errors import InvalidAttestation
 from ._doc import MANIFEST_DOC_LIMIT, items, load_json, obj, text
 from ._doc import frame as _frame
 
@@ -97,7 +97,7 @@ class AttestationManifest:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .html import frame_html
+        from .cards import frame_html
 
         return frame_html("Attestation manifest", self.frame())
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import mediatypes as mt
-from ..errors import NotFound, RegistryExplorerError, SignatureError
-from ..models import Index, Manifest
+from ..core import mediatypes as mt
+from ..core.errors import NotFound, RegistryExplorerError, SignatureError
+from ..core.models import Index, Manifest
 from .buildkit import decode_attestation_manifest, decode_index_attestations
 from .cosign import TAG_SUFFIXES, tag_for
 

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidAttestation
-from ..reference import validate_digest
+from ..core.errors import InvalidAttestation
+from ..core.reference import validate_digest
 from ._doc import (
     CERTIFICATE_LIMIT,
     MANIFEST_DOC_LIMIT,
@@ -77,7 +77,7 @@ class SimpleSigning:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .html import frame_html
+        from .cards import frame_html
 
         return frame_html("cosign simple signing payload", self.frame())
 
@@ -122,7 +122,7 @@ _OIDC_ISSUER_OIDS = ("1.3.6.1.4.1.57264.1.8", "1.3.6.1.4.1.57264.1.1")
 
 def certificate_info(pem: Any) -> CertificateInfo:
     """Subject, issuer, SANs, OIDC issuer and validity of a PEM certificate (needs the `verify` extra)."""
-    from ..extras import require
+    from ..core.extras import require
 
     data = check_size(pem, CERTIFICATE_LIMIT, "certificate")
     x509 = require("cryptography.x509", "verify", "reading cosign certificates")
@@ -195,7 +195,7 @@ class SignatureManifest:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter (keyless fields are shown, not verified offline)."""
-        from .html import frame_html
+        from .cards import frame_html
 
         return frame_html("cosign signatures", self.frame())
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidAttestation
-from ..models import Descriptor, Manifest
+from ..core.errors import InvalidAttestation
+from ..core.models import Descriptor, Manifest
 from ._doc import STATEMENT_LIMIT
 from .cosign import SIMPLE_SIGNING, decode_simple_signing
 from .dsse import decode_statement

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidAttestation
+from ..core.errors import InvalidAttestation
 from ._doc import STATEMENT_LIMIT, b64decode, digest_map, items, load_json, obj, text
 from ._doc import frame as _frame
 
@@ -85,7 +85,7 @@ class Statement:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .html import statement_html
+        from .cards import statement_html
 
         return statement_html(self)
 

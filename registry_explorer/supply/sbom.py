@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidAttestation, TooLarge
+from ..core.errors import InvalidAttestation, TooLarge
 from ._doc import NESTING_LIMIT, ROWS_LIMIT, SBOM_LIMIT, items, load_json, obj, text
 from ._doc import frame as _frame
 from .dsse import STATEMENT_TYPES, decode_statement
@@ -68,7 +68,7 @@ class Sbom:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .html import sbom_html
+        from .cards import sbom_html
 
         return sbom_html(self)
 

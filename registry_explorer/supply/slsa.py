@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidAttestation
+from ..core.errors import InvalidAttestation
 from ._doc import STATEMENT_LIMIT, compact, digest_map, items, obj, text
 from ._doc import frame as _frame
 from .dsse import Statement, decode_statement
@@ -69,7 +69,7 @@ class Provenance:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .html import provenance_html
+        from .cards import provenance_html
 
         return provenance_html(self)
 

@@ -14,9 +14,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidAttestation, NotFound, RegistryExplorerError, SignatureError
-from ..extras import require
-from ..models import Descriptor, Manifest
+from ..core.errors import InvalidAttestation, NotFound, RegistryExplorerError, SignatureError
+from ..core.extras import require
+from ..core.models import Descriptor, Manifest
 from ._doc import SIMPLE_SIGNING_LIMIT
 from .cosign import SIGNATURE_ARTIFACT_TYPE, SimpleSigning, decode_signature_manifest, decode_simple_signing, tag_for
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tarfile
 
-from ..layerfs import IN_CHUNK, TAR_BUFSIZE, decompressed, normalize_path
+from ..layers import IN_CHUNK, TAR_BUFSIZE, decompressed, normalize_path
 
 # Previews are for reading config files and scripts in a notebook, not for dumping binaries.
 PREVIEW_LIMIT = 64 << 10
@@ -48,7 +48,7 @@ def read_preview(client, ref, descriptor, path: str, *, limit: int = PREVIEW_LIM
     opener = getattr(client, "open_file", None)
     if not callable(opener):
         return read_member(client, ref, descriptor, path, limit=limit), {"verification": "layer-digest"}
-    from ..errors import NotFound
+    from ..core.errors import NotFound
 
     try:
         with opener(ref, path, layer=descriptor) as f:

@@ -52,7 +52,7 @@ class StateCore(HasTraits):
     def __init__(self, client=None, **kwargs):
         super().__init__(**kwargs)
         if client is None:
-            from ..client import Client
+            from ..sources.remote import Client
 
             client = Client()
         self.client = client

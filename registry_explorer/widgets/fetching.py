@@ -13,7 +13,7 @@ from pathlib import Path
 
 from traitlets import Bool, Dict, Int, List, Tuple, Unicode
 
-from ..units import human_size
+from ..core.units import human_size
 from .core import StateCore, serialized
 from .labels import plural, plural_word
 from .messages import CANCELLED, error_message

@@ -6,11 +6,11 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from .. import mediatypes as mt
+from ..core import mediatypes as mt
+from ..core.models import Descriptor
+from ..core.platform import DEFAULT_PLATFORM, select
+from ..core.units import human_size
 from ..html import short_digest
-from ..models import Descriptor
-from ..platform import DEFAULT_PLATFORM, select
-from ..units import human_size
 
 # Where BuildKit says which image an attestation manifest describes.
 ATTESTATION_TARGET = "vnd.docker.reference.digest"

@@ -15,8 +15,8 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Int, List, Unicode, observe
 
 from .. import frames
-from .. import mediatypes as mt
-from ..units import human_size
+from ..core import mediatypes as mt
+from ..core.units import human_size
 from .content import PREVIEW_LIMIT, as_text, read_preview
 from .core import StateCore, serialized
 from .labels import digest12, plural

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..errors import (
+from ..core.errors import (
     Cancelled,
     ConnectionFailed,
     Denied,

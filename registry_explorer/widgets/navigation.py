@@ -13,7 +13,7 @@ from __future__ import annotations
 from traitlets import Any as AnyTrait
 from traitlets import List, Unicode, observe
 
-from ..models import Index
+from ..core.models import Index
 from .core import StateCore, serialized
 from .labels import digest12, plural
 

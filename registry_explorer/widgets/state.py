@@ -18,11 +18,11 @@ from traitlets import Any as AnyTrait
 from traitlets import List, Unicode
 
 from .. import frames
-from .. import mediatypes as mt
-from ..errors import InvalidManifest, PlatformNotFound
-from ..models import Index, Manifest
-from ..platform import Platform, select
-from ..units import human_size
+from ..core import mediatypes as mt
+from ..core.errors import InvalidManifest, PlatformNotFound
+from ..core.models import Index, Manifest
+from ..core.platform import Platform, select
+from ..core.units import human_size
 from .core import READY, serialized
 from .fetching import FetchMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural

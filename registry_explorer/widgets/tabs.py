@@ -11,7 +11,7 @@ import time
 
 from traitlets import Unicode
 
-from .. import mediatypes as mt
+from ..core import mediatypes as mt
 from .core import StateCore, serialized
 from .listings import MERGED
 

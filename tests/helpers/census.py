@@ -17,8 +17,8 @@ import pytest
 import registry_explorer as rx
 from helpers.ci import in_ci
 from registry_explorer import frames
-from registry_explorer import mediatypes as mt
-from registry_explorer.frames.census import CENSUS_COLUMNS, census_frame, to_json
+from registry_explorer.core import mediatypes as mt
+from registry_explorer.frames.census_tables import CENSUS_COLUMNS, census_frame, to_json
 from registry_explorer.sandbox.registry import RegistryBinaryMissing, start_registry
 from registry_explorer.sandbox.samples_census import seed_census_on_disk
 
@@ -63,7 +63,7 @@ def assert_same_tables(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -
 
 def read_parquet_tables(out: Path, tables) -> dict[str, pd.DataFrame]:
     """Each table read back with plain pandas, normalised to the census dtypes."""
-    from registry_explorer.frames.census import normalize
+    from registry_explorer.frames.census_tables import normalize
 
     result = {}
     for t in tables:

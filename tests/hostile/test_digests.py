@@ -59,7 +59,7 @@ D = sha256(PAYLOAD)
 
 def test_the_forgery_is_what_the_issue_describes():
     """Guard for the tests below: F's schema1 digest is D, F's bytes are not, and F parses to the evil layer."""
-    from registry_explorer.digest import manifest_digest
+    from registry_explorer.core.digest import manifest_digest
 
     assert manifest_digest(FORGED, SCHEMA1_SIGNED) == D != sha256(FORGED)
     assert json.loads(FORGED)["fsLayers"][0]["blobSum"] == EVIL_LAYER

@@ -13,9 +13,9 @@ import json
 from helpers.hostile import OCI_INDEX, bounded, image, outcome, plain_client, recording_server, sha256
 
 import registry_explorer as rx
-from registry_explorer import limits
-from registry_explorer.models import parse_manifest
-from registry_explorer.source import walk
+from registry_explorer.core import limits
+from registry_explorer.core.models import parse_manifest
+from registry_explorer.sources.common import walk
 
 GAVE_UP_AFTER = 60  # pages; far past the lowered bounds, so a test fails instead of running on
 
@@ -39,7 +39,7 @@ def _endless_tags(per_page: int):
 
 def test_max_pages_bound(monkeypatch):
     """MAX_PAGES: tiny distinct pages forever end with RegistryError after exactly MAX_PAGES pages."""
-    monkeypatch.setattr("registry_explorer.listing.MAX_PAGES", 5)
+    monkeypatch.setattr("registry_explorer.http.pagination.MAX_PAGES", 5)
     respond, served = _endless_tags(per_page=1)
     with bounded(5), recording_server(respond) as reg:
         _, exc = outcome(lambda: plain_client().tags(f"{reg.host}/repo"))
@@ -49,7 +49,7 @@ def test_max_pages_bound(monkeypatch):
 
 def test_list_items_bound(monkeypatch):
     """LIST_ITEMS_LIMIT: entries over all pages past the bound raise TooLarge, counted in entries."""
-    monkeypatch.setattr("registry_explorer.client.LIST_ITEMS_LIMIT", 25)
+    monkeypatch.setattr("registry_explorer.sources.remote.LIST_ITEMS_LIMIT", 25)
     respond, served = _endless_tags(per_page=10)
     with bounded(5), recording_server(respond) as reg:
         _, exc = outcome(lambda: plain_client().tags(f"{reg.host}/repo"))
@@ -92,7 +92,7 @@ class _Source:
 
 def test_walk_manifest_bound(monkeypatch):
     """MAX_WALK_MANIFESTS: an index with more distinct manifests than the bound is refused."""
-    monkeypatch.setattr("registry_explorer.source.MAX_WALK_MANIFESTS", 5)
+    monkeypatch.setattr("registry_explorer.sources.common.MAX_WALK_MANIFESTS", 5)
     children = [image([f"layer {i}".encode()])[0] for i in range(12)]
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(c), "size": len(c)}
@@ -101,6 +101,6 @@ def test_walk_manifest_bound(monkeypatch):
     _, exc = outcome(lambda: walk(src, "repo", parse_manifest(index, OCI_INDEX)))
     assert isinstance(exc, rx.InvalidManifest) and "more than 5 manifests" in str(exc), repr(exc)
     # Control: under the bound the same shape is walked in full.
-    monkeypatch.setattr("registry_explorer.source.MAX_WALK_MANIFESTS", 13)
+    monkeypatch.setattr("registry_explorer.sources.common.MAX_WALK_MANIFESTS", 13)
     docs, blobs = walk(src, "repo", parse_manifest(index, OCI_INDEX))
     assert len(docs) == 13 and len(blobs) == 12 + 1, "12 manifests and the index; 12 layers and one shared config"

@@ -27,9 +27,9 @@ from helpers.hostile import (
 from helpers.hostile_layout import run_isolated, write_layout
 
 import registry_explorer as rx
-from registry_explorer.extract import extract_layer
-from registry_explorer.models import parse_manifest
-from registry_explorer.source import walk
+from registry_explorer.core.models import parse_manifest
+from registry_explorer.sources.common import walk
+from registry_explorer.sources.extract import extract_layer
 
 
 def _serve_image(manifest: bytes, blobs: dict[str, bytes], tag: str = "v1") -> dict:

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 import registry_explorer as rx
 
 # The parsers under test, imported in ONE place so they are easy to repoint if modules move.
-from registry_explorer.auth import parse_challenges
-from registry_explorer.listing import next_link
-from registry_explorer.retry import parse_retry_after
-from registry_explorer.trace import decode_jwt, parse_rate_limit
+from registry_explorer.http.credentials import parse_challenges
+from registry_explorer.http.pagination import next_link
+from registry_explorer.http.retry import parse_retry_after
+from registry_explorer.http.trace import decode_jwt, parse_rate_limit
 
 EXAMPLES = int(os.environ.get("RX_HYPOTHESIS_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,65 @@
+"""`%rx`, the IPython magic: `%load_ext registry_explorer`, then `%rx alpine:3.20` or `%rx files alpine:3.20`.
+
+`%rx REF` shows the Explorer on REF; `%rx VERB ARGS` runs the same click command as `rx VERB ARGS`
+(registry_explorer/doors/cli/commands.py) but returns its Python object instead of printing it: a
+DataFrame for `files`, a Manifest for `manifest`, bytes for `cat`, a list of Exchanges for `trace`.
+One Client per shell, so `%rx` calls share its trace and its manifest cache.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import click
+
+from ..core.errors import RegistryExplorerError
+from .cli.commands import State, cli
+
+
+class RxMagic:
+    """The state behind `%rx`: the shell's Client (built on first use, replaceable: `%rx` uses `.client`)."""
+
+    def __init__(self, client: Any = None):
+        self.client = client
+
+    def __call__(self, line: str) -> Any:
+        """Run one `%rx` line and return its object (errors print one line and return None)."""
+        args = shlex.split(line)
+        if not args or args[0] in ("-h", "--help"):
+            return self._run(["--help"])
+        if args[0] not in cli.commands and not args[0].startswith("-"):
+            return self.explore(args[0])
+        return self._run(args)
+
+    def explore(self, ref: str) -> Any:
+        """The Explorer widget on `ref` (the last expression of a cell displays it)."""
+        import registry_explorer  # rx.Explorer: the package's one lazy hook for the widget
+
+        return registry_explorer.Explorer(self._client(), reference=ref)
+
+    def _client(self):
+        if self.client is None:
+            from ..sources.remote import Client
+
+            self.client = Client()
+        return self.client
+
+    def _run(self, args: list[str]) -> Any:
+        state = State(emit=False, client=self._client())
+        try:
+            return cli.main(args=args, prog_name="%rx", standalone_mode=False, obj=state)
+        except click.UsageError as exc:
+            exc.show()
+        except click.exceptions.Exit:
+            pass
+        except (RegistryExplorerError, ValueError, OSError) as exc:
+            print(f"rx: error: {' '.join(str(exc).split())}")
+        return None
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register `%rx` (called by `%load_ext registry_explorer`)."""
+    magic = RxMagic()
+    ipython.register_magic_function(lambda line: magic(line), magic_kind="line", magic_name="rx")
+    ipython.push({"_rx_magic": magic}, interactive=False)

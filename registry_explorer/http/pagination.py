@@ -1,0 +1,125 @@
+"""Paginated lists: tags, the catalog and the referrers API, bounded and kept on one host.
+
+distribution paginates with `Link: <...>; rel="next"` (RFC 8288), relative to the page's URL
+(spec: "Listing Tags", "Listing Referrers"). A server controls those links, so:
+- a link is followed only on the host the first request went to, before any redirect; a link
+  to another host is refused (credentials would otherwise follow it, and so would we);
+- a link seen before ends the walk (a page that links to itself would loop forever);
+- every list has a total bound (limits.py), past which the answer is TooLarge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..core import mediatypes as mt
+from ..core.errors import InvalidManifest, NotFound, ProtocolError, RegistryError, TooLarge
+from ..core.limits import LIST_BYTES_LIMIT, MAX_PAGES, PAGE_LIMIT, REFERRERS_LIMIT
+from ..core.models import Index, parse_manifest
+from .values import http_url, netloc
+
+# Sends a request for the first page (url=None) or a next link (url=...); returns a Response.
+PageFetcher = Callable[["str | None"], Any]
+
+
+def next_link(header: str | None, current: str) -> str | None:
+    """The rel="next" target of a Link header, resolved against the current URL (ProtocolError if malformed)."""
+    if not header:
+        return None
+    for part in header.split(","):
+        seg = part.strip()
+        if not seg.startswith("<") or ">" not in seg:
+            continue
+        target, _, params = seg[1:].partition(">")
+        rels = [p.strip() for p in params.split(";") if p.strip().lower().startswith("rel=")]
+        if any(r.split("=", 1)[1].strip().strip('"').lower() == "next" for r in rels):
+            return http_url(target, current, what="pagination Link")
+    return None
+
+
+def pages(fetch: PageFetcher, api_host: str, what: str) -> Iterator[tuple[Any, bytes]]:
+    """Each page as (response, body bytes), following next links on `api_host` only, within the bounds."""
+    url: str | None = None
+    seen: set[str] = set()
+    total = 0
+    for _ in range(MAX_PAGES):
+        resp = fetch(url)
+        link, current = resp.headers.get("Link"), resp.url
+        body = resp.read_all(PAGE_LIMIT, f"{what} page")
+        total += len(body)
+        if total > LIST_BYTES_LIMIT:
+            raise TooLarge(f"{what} (all pages together)", LIST_BYTES_LIMIT, None)
+        yield resp, body
+        nxt = next_link(link, current)
+        if not nxt:
+            return
+        if netloc(nxt) != api_host:
+            raise RegistryError(f"refusing {what} pagination link to another host: {netloc(nxt)} is not {api_host}")
+        if nxt in seen:
+            return  # a registry that links back to a page it sent would loop forever
+        seen.add(nxt)
+        url = nxt
+    raise RegistryError(f"{what} has more than {MAX_PAGES} pages")
+
+
+def json_list(body: bytes, key: str, what: str) -> list:
+    """The list under `key` in a JSON page (`"repositories": null`, as ACR sends, is empty)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ProtocolError(f"{what} page is not JSON", what=what) from None
+    items = doc.get(key) if isinstance(doc, dict) else None
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ProtocolError(f"{what} page has {key!r} that is not a list", what=what)
+    return items
+
+
+def referrers(client, ref, digest: str, artifact_type: str | None) -> list:
+    """Descriptors whose subject is `digest`: the referrers API, else the `<alg>-<hex>` tag schema.
+
+    https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
+    """
+    params = {"artifactType": artifact_type} if artifact_type else None
+    out: list = []
+    filtered = False
+    missing = False
+
+    def fetch(url: str | None):
+        nonlocal missing
+        resp = client.transport.request(
+            "GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}", scope=f"repository:{ref.repository}:pull",
+            params=None if url else params, url=url, headers={"Accept": mt.OCI_INDEX}, purpose="referrers",
+            ok=(404,) if url is None else (),
+        )
+        if resp.status == 404:
+            missing = True
+        return resp
+
+    for resp, body in pages(fetch, client._api_host(ref.registry), f"referrers of {digest}"):
+        if missing:
+            return _referrers_by_tag(client, ref, digest, artifact_type)
+        filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
+        out.extend(parse_manifest(body, mt.OCI_INDEX).manifests)
+        if len(out) > REFERRERS_LIMIT:
+            raise TooLarge(f"referrers of {digest}", REFERRERS_LIMIT, len(out), hint=" (counted in descriptors)")
+    # Registries may ignore the filter; apply it ourselves unless they say they did.
+    if artifact_type and not filtered:
+        out = [d for d in out if d.artifact_type == artifact_type]
+    return out
+
+
+def _referrers_by_tag(client, ref, digest: str, artifact_type: str | None) -> list:
+    """The referrers tag schema: an index tagged `<alg>-<hex>` that pushing clients (oras, regctl) keep."""
+    tag = digest.replace(":", "-", 1)
+    try:
+        doc = client.manifest(ref.with_tag(tag))
+    except NotFound:
+        return []
+    if not isinstance(doc, Index):
+        raise InvalidManifest(f"referrers fallback tag {tag} in {ref.name} is not an index")
+    out = doc.manifests
+    return [d for d in out if d.artifact_type == artifact_type] if artifact_type else out

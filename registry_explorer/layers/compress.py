@@ -1,0 +1,146 @@
+"""Decompressing layer blobs as streams: gzip (RFC 1952) and zstd, chosen by media type or sniffed.
+
+Every reader returns at most `n` bytes per read(), so a decompression bomb never inflates
+more than the caller asked for at once; corrupt or truncated streams raise `InvalidManifest`
+naming the layer. Part of `layerfs` (which re-exports these names).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from ..core import mediatypes as mt
+from ..core.errors import InvalidManifest
+
+# Compressed bytes pulled from the network per read.
+IN_CHUNK = 256 << 10
+# Compressed bytes handed to zlib per call: small enough that the output rarely exceeds one
+# read, because zlib returns the unconsumed rest of its input as a fresh copy every call.
+GZIP_FEED = 16 << 10
+# libzstd's default window limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT = 27), as the zstd CLI uses without
+# --memory; frames asking for more (`zstd --long=31`) would make us allocate up to 2 GiB.
+ZSTD_MAX_WINDOW = 1 << 27
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _invalid(what: str, message: str) -> InvalidManifest:
+    return InvalidManifest(f"{what}: {message}")
+
+
+
+class _Prefixed:
+    """A stream with some already-read bytes put back in front (for sniffing magic numbers)."""
+
+    def __init__(self, head: bytes, raw):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int) -> bytes:
+        """Read up to `n` bytes, the put-back head first."""
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        return self._raw.read(n)
+
+
+class _GzipReader:
+    """Incremental gzip decoder (RFC 1952, concatenated members allowed); each read() is bounded.
+
+    zlib with `max_length` caps the output per call, so a bomb never inflates more than `n`
+    bytes at once. Unlike gzip.GzipFile, truncation and trailing garbage raise our error.
+    https://www.rfc-editor.org/rfc/rfc1952 and https://docs.python.org/3/library/zlib.html#zlib.Decompress.decompress
+    """
+
+    def __init__(self, raw, what: str):
+        self._raw = raw
+        self._what = what
+        self._d: Any = None  # the current member's decompressor; None between members
+        self._buf = b""  # compressed bytes read from `raw`
+        self._pos = 0  # how much of _buf zlib has consumed
+        self._raw_eof = False
+        self._members = 0
+        self._eof = False
+
+    def read(self, n: int) -> bytes:
+        """Inflate and return up to `n` bytes of the gzip stream."""
+        while not self._eof:
+            if self._pos >= len(self._buf) and not self._raw_eof:
+                self._buf, self._pos = self._raw.read(IN_CHUNK), 0
+                self._raw_eof = not self._buf
+            if self._d is None:
+                # Between members. gzip(1) and Python's gzip accept zero padding after a member.
+                rest = self._buf[self._pos:]
+                self._pos += len(rest) - len(rest.lstrip(b"\0"))
+                if self._pos >= len(self._buf):
+                    if not self._raw_eof:
+                        continue
+                    if not self._members:
+                        raise _invalid(self._what, "the gzip stream is empty")
+                    self._eof = True
+                    break
+                self._d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip wrapper only
+            # Slicing a memoryview copies nothing; zlib copies back only what it did not consume.
+            feed = memoryview(self._buf)[self._pos:self._pos + GZIP_FEED]
+            try:
+                out = self._d.decompress(feed, n)
+            except zlib.error as exc:
+                what = "data after the gzip stream is not gzip" if self._members else "the gzip stream is corrupt"
+                raise _invalid(self._what, f"{what} ({exc})") from None
+            if self._d.eof:
+                self._pos += len(feed) - len(self._d.unused_data)
+                self._d = None
+                self._members += 1
+            else:
+                self._pos += len(feed) - len(self._d.unconsumed_tail)
+                if not out and not feed and self._raw_eof:
+                    raise _invalid(self._what, "the gzip stream is truncated")
+            if out:
+                return out
+        return b""
+
+
+def _zstd_reader(raw, what: str):
+    try:
+        import zstandard
+    except ImportError:
+        raise ImportError(f"{what} is zstd-compressed; reading it needs the zstandard package: "
+                          "pip install zstandard") from None
+    dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    reader = dctx.stream_reader(raw, read_size=IN_CHUNK, read_across_frames=True, closefd=False)
+
+    class _Zstd:
+        def read(self, n: int) -> bytes:
+            """Read up to `n` decompressed bytes, reporting a corrupt stream as our error."""
+            try:
+                return reader.read(n)
+            except zstandard.ZstdError as exc:
+                raise _invalid(what, f"the zstd stream is corrupt ({exc})") from None
+
+    return _Zstd()
+
+
+def _read_exact(raw, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = raw.read(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def decompressed(raw, media_type: str | None, what: str = "layer"):
+    """A reader of the tar inside `raw`, chosen by the media type's compression (sniffed if unknown)."""
+    kind = mt.compression(media_type)
+    if kind == "unknown":
+        head = _read_exact(raw, len(ZSTD_MAGIC))
+        kind = "gzip" if head.startswith(GZIP_MAGIC) else "zstd" if head.startswith(ZSTD_MAGIC) else "none"
+        raw = _Prefixed(head, raw)
+    if kind == "gzip":
+        return _GzipReader(raw, what)
+    if kind == "zstd":
+        return _zstd_reader(raw, what)
+    return raw

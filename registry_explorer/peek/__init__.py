@@ -1,0 +1,7 @@
+"""Random access into layer blobs: layer indexes, how they are built and stored, and ranged reads.
+
+`index` is the data (where each file lives, how to get there), `build` makes one in the single
+verified pass over a layer, `ranged` reads a file's bytes with Range requests through it, and the
+TOC formats (`estargz`) give an index without a full pass. Which index may serve which manifest is
+decided in `trust` (the chain of trust each was built under).
+"""

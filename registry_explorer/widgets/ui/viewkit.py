@@ -1,0 +1,71 @@
+"""Small helpers every pane of the Explorer view shares: CSS hooks and quiet widget updates.
+
+The view's panes (view.py and the pane_*.py mixins) set widget values from the state; an
+observer on such a widget must not treat that as a user action and call back into the state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import ipywidgets as w
+
+from ...core.units import human_size
+
+# Two widths only, so the panes line up: lists span the pane, fields and bars share one column.
+FULL_WIDTH = "100%"
+WIDE = "32em"
+
+
+# The Explorer's own layout rules, scoped to its root. Wide tables (layers, manifests, the HTTP
+# trace) scroll sideways inside their pane instead of losing their right-hand columns on a narrow
+# screen (1024x768 with Lab's file browser open); sizes never break between number and unit.
+EXPLORER_CSS = """<style>
+.rx-explorer{min-width:0;max-width:100%}
+.rx-explorer .rx-scroll{overflow-x:auto;overflow-y:hidden;min-width:0;max-width:100%}
+.rx-explorer .rx-scroll>.widget-html-content{display:block;min-width:max-content}
+.rx-explorer .widget-tab,.rx-explorer .widget-tab>.widget-box,.rx-explorer .widget-vbox{min-width:0;max-width:100%}
+.rx-explorer .rx-size,.rx-explorer [title$=" bytes"]{white-space:nowrap}
+</style>"""
+
+
+def scrolling(widget: w.Widget) -> w.Widget:
+    """`widget` (an HTML pane) scrolling sideways within the Explorer when its table is wider."""
+    widget.add_class("rx-scroll")
+    widget.layout.overflow_x = "auto"
+    widget.layout.max_width = "100%"
+    return widget
+
+
+def hook(widget: w.Widget, cls: str) -> w.Widget:
+    """`widget` with CSS class `cls`: the contract with the browser tests (see view.py)."""
+    widget.add_class(cls)
+    return widget
+
+
+def done_of(done: int, total: int) -> str:
+    """'3.0 MiB of 12.0 MiB' for a progress label."""
+    return f"{human_size(done)} of {human_size(total)}"
+
+
+class SyncMixin:
+    """`with self._sync():` marks widget updates as coming from the state, per thread.
+
+    Per thread: the fetch thread re-renders while a callback may run on another thread, and
+    one thread's "I am syncing" must not silence the other's user action. The view sets
+    `self._local = threading.local()` before building.
+    """
+
+    @property
+    def _syncing(self) -> bool:
+        return getattr(self._local, "syncing", False)
+
+    @contextlib.contextmanager
+    def _sync(self):
+        """Set widget values from the state without their observers calling back into the state."""
+        was = self._syncing
+        self._local.syncing = True
+        try:
+            yield
+        finally:
+            self._local.syncing = was
