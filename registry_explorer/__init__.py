@@ -62,7 +62,7 @@ _LAZY = {
     "verify_cosign": ".supply.verify",
 }
 # Subpackages reachable as attributes (`rx.frames`), imported on first access.
-_SUBMODULES = {"frames": ".frames", "sandbox": ".sandbox", "widgets": ".widgets", "queries": ".sources.queries",
+_SUBMODULES = {"frames": ".frames", "sandbox": ".sandbox", "widgets": ".widgets", "queries": ".queries",
                "supply": ".supply"}
 
 
@@ -86,9 +86,8 @@ _MOVED = {
     "registry_explorer.layout": "registry_explorer.sources.layout",
     "registry_explorer.cache": "registry_explorer.sources.cache",
     "registry_explorer.extract": "registry_explorer.sources.extract",
-    "registry_explorer.queries": "registry_explorer.sources.queries",
     "registry_explorer.layerfs": "registry_explorer.layers",
-    "registry_explorer.imagefiles": "registry_explorer.imagefs.files",
+    "registry_explorer.imagefiles": "registry_explorer.imagefs.filesystem",
     "registry_explorer.census_run": "registry_explorer.census_engine.run",
     "registry_explorer.frames.census": "registry_explorer.frames.census_tables",
     "registry_explorer.frames.supply": "registry_explorer.frames.supply_chain",

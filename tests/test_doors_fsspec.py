@@ -15,7 +15,8 @@ from helpers.clients import client_for
 
 import registry_explorer as rx
 from registry_explorer.doors.dockerfs import DockerFileSystem, ReadOnly
-from registry_explorer.imagefs.files import ImageFiles, PathNotFound
+from registry_explorer.core.errors import PathNotFound
+from registry_explorer.imagefs.filesystem import ImageFS
 from registry_explorer.sandbox import samples_data
 from registry_explorer.sandbox.push import push_image
 
@@ -122,41 +123,33 @@ def test_writes_are_refused(fs, data_registry):
     assert issubclass(ReadOnly, rx.RegistryExplorerError) and issubclass(ReadOnly, PermissionError)
 
 
-def test_stream_fallback_reads_each_layer_once(data_registry):
-    """A file costs at most one blob GET, then comes from the LRU: without open_file one verified layer
-    stream; with it (issue 12) the layer's index stream or one Range request, never one per read."""
+def test_small_files_are_read_once_then_served_verified_from_memory(data_registry):
+    """Ten ranged reads of one small file (what pandas does) cost one blob request in all, not one each;
+    a second file of the same (now indexed) layer costs one Range request."""
     client = client_for(data_registry)
-    files = ImageFiles(client, f"{data_registry.host}/demo/data:1.0")
-    assert not hasattr(client, "open_file") or callable(client.open_file)
-    files.info("data/table.csv")  # list first
+    files = ImageFS(client, f"{data_registry.host}/demo/data:1.0")
+    files.info("data/table.csv")
     before = sum(1 for e in client.trace if e.purpose == "blob")
     for lo in range(0, 300, 30):
         assert files.read("data/numbers.txt", lo, lo + 30) == samples_data.NUMBERS[lo:lo + 30]
-    blob_gets = sum(1 for e in client.trace if e.purpose == "blob") - before
-    assert (blob_gets <= 1) if hasattr(client, "open_file") else (blob_gets == 1)
+    assert sum(1 for e in client.trace if e.purpose == "blob") - before == 1
     with pytest.raises(PathNotFound):
         files.read("data/draft.csv")
 
 
-def test_source_open_file_is_used_when_present(data_registry):
-    """The feature check of issue 12: a source with open_file is asked for the file (no layer stream)."""
-    calls = []
-
-    class Ranged:
-        def __init__(self, inner):
-            self.inner = inner
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def open_file(self, ref, path, *, platform=None):
-            calls.append((str(ref), path, platform))
-            return io.BytesIO(b"from open_file")
-
-    src = Ranged(client_for(data_registry))
-    fs = DockerFileSystem(client=src, platform="linux/amd64", skip_instance_cache=True)
-    assert fs.cat_file(url(data_registry, "/data/table.csv"), start=5) == b"open_file"
-    assert calls == [(f"{data_registry.host}/demo/data:1.0", "data/table.csv", "linux/amd64")]
+def test_docker_reads_go_through_the_one_image_filesystem(data_registry):
+    """`docker://` gives the bytes and the errors `read_file` gives, because both are `ImageFS`."""
+    client = client_for(data_registry)
+    fs = DockerFileSystem(client=client, platform="linux/amd64", skip_instance_cache=True)
+    ref = f"{data_registry.host}/demo/data:1.0"
+    assert fs.cat_file(url(data_registry, "/data/table.csv"), start=5) == client.read_file(ref, "data/table.csv")[5:]
+    for path in ("data/draft.csv", "data"):
+        with pytest.raises(Exception) as via_docker:
+            fs.cat_file(url(data_registry, "/" + path))
+        with pytest.raises(Exception) as via_client:
+            client.read_file(ref, path)
+        assert type(via_docker.value) is type(via_client.value)
+        assert isinstance(via_docker.value, rx.RegistryExplorerError)
 
 
 def test_entry_point_needs_no_import(data_registry, tmp_path):

@@ -15,6 +15,7 @@ import pytest
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
+from registry_explorer.core.errors import SymlinkLoop
 from registry_explorer import frames
 from registry_explorer.layers import iter_layer
 from registry_explorer.sandbox.push import push_image
@@ -73,7 +74,7 @@ def test_warm_read_two_requests_and_bounded_bytes(big, proxy, tmp_path):
     cold = _client(proxy, tmp_path)
     assert cold.read_file(ref, LAST) == expected
     idx = cold.layer_index(ref, cold.image(ref).layers[0])
-    assert idx.kind == "gzip-checkpoints" and idx.verification == "layer-digest"
+    assert idx.kind == "gzip-checkpoints" and idx.chain == "verified-index"
 
     warm = _client(proxy, tmp_path)  # a new process would see the same: the index is on disk
     m = warm.image(ref)
@@ -90,13 +91,15 @@ def test_warm_read_two_requests_and_bounded_bytes(big, proxy, tmp_path):
     assert hit.entry.size == len(expected)
 
 
-@pytest.mark.parametrize("span,bound", [(1 << 20, 0.04), (4 << 20, 0.012)])
+# The index also holds each file's sha256 (issue 25: rx.diff compares images without a download):
+# 32 incompressible bytes per file, 0.27 % of this layer of 6,001 files averaging 11 KiB.
+@pytest.mark.parametrize("span,bound", [(1 << 20, 0.04), (4 << 20, 0.015)])
 def test_index_size_ratio(big, open_registry, tmp_path, span, bound):
     c = rx.Client(docker_config={}, cache=tmp_path)
     ref = f"{open_registry.host}/test/big:v1"
     layer = c.image(ref).layers[0]
     c.layer_index(ref, layer, span=span)
-    on_disk = c.cache.path_for("layer-index", layer.digest).stat().st_size
+    (on_disk,) = [size for path, size, _ in c.cache.entries() if "layer-index" in path.parts]
     print(f"span {span >> 20} MiB: index {on_disk} bytes = {on_disk / layer.size:.2%} of the layer")
     assert on_disk <= bound * layer.size
 
@@ -127,7 +130,7 @@ def test_estargz_cold_read_three_requests(peek_images, proxy, tmp_path):
     m = c.image(ref)
     proxy.reset()
     f = c.open_file(f"{proxy.host}/test/estargz@{m.digest}", "etc/motd")
-    assert f.read() == b"eStargz says hello\n" and f.verification == "estargz-entry-digest"
+    assert f.read() == b"eStargz says hello\n" and f.verification == "estargz-toc"
     assert len(_blob_gets(proxy)) <= 3
     assert c.layer_index(ref, m.layers[0]).kind == "estargz-toc"
 
@@ -144,6 +147,8 @@ def test_estargz_tampered_entry_raises(peek_images, proxy, tmp_path):
 def test_zstd_frames_and_single_frame(peek_images, open_registry, tmp_path):
     c = rx.Client(docker_config={}, cache=tmp_path)
     ref = f"{open_registry.host}/test/zstd-frames:v1"
+    cold = c.open_file(ref, "data/f100.txt")  # from the verified copy its own full pass made: no second request
+    assert cold.read().startswith(b"line 100 ") and cold.kind == "zstd-frames" and cold.verification == "layer-digest"
     f = c.open_file(ref, "data/f100.txt")
     assert f.read().startswith(b"line 100 ") and f.kind == "zstd-frames" and f.verification == "verified-index"
     g = c.open_file(ref, "one")
@@ -172,7 +177,7 @@ def test_merged_filesystem_resolution(peek_images, open_registry):
     for hidden in ("etc/gone", "cache/old.bin"):
         with pytest.raises(rx.NotFound):
             c.read_file(ref, hidden)
-    with pytest.raises(rx.InvalidManifest):
+    with pytest.raises(SymlinkLoop):
         c.read_file(ref, "etc/loop")
 
 
@@ -200,7 +205,7 @@ def test_cold_read_is_one_pass_near_listing_time(big, open_registry):
         listing.append(timed(lambda c: frames.files(c, ref, layer))[0])
         t, data, c = timed(lambda c: c.read_file(ref, LAST))
         cold.append(t)
-        assert sum(1 for x in c.trace if x.purpose == "blob") == 2  # one verified stream + one Range
+        assert sum(1 for x in c.trace if x.purpose == "blob") == 1  # one verified stream; the file comes from it
     entries = list(iter_layer(c, ref, layer))
     assert [e.entry for e in c.cached_layer_index(layer).entries] == entries  # the index lists what the stream does
     assert data == _extract(layer_bytes(big), LAST)

@@ -8,7 +8,7 @@ import pytest
 import registry_explorer as rx
 from registry_explorer import frames
 from registry_explorer.core.errors import InvalidManifest, NotFound
-from registry_explorer.sources import queries
+from registry_explorer import queries
 
 
 class FakeSource:

@@ -21,7 +21,7 @@ def test_peek_samples_always_big_on_request(tmp_path):
         assert "big" not in sb.references
         c = sb.client()
         f = c.open_file(sb.references["estargz"], "etc/motd")
-        assert f.read() == b"eStargz says hello\n" and f.verification == "estargz-entry-digest"
+        assert f.read() == b"eStargz says hello\n" and f.verification == "estargz-toc"
         assert c.read_file(sb.references["peek"], "etc/os-release") == b"ID=peek\nVERSION=2\n"
         assert c.open_file(sb.references["zstd-frames"], "data/f007.txt").kind == "zstd-frames"
 

@@ -87,8 +87,10 @@ class VerifyingReader:
     consumer that reads to the end cannot receive unverified content without an exception.
     """
 
-    def __init__(self, raw: BinaryIO, digest: str, size: int | None = None, *, what: str = "blob"):
+    def __init__(self, raw: BinaryIO, digest: str, size: int | None = None, *, what: str = "blob",
+                 origin: str = "registry"):
         self._raw = raw
+        self.origin = origin  # where the bytes come from, for the mismatch message (errors.MISMATCH_CAUSES)
         self.digest = digest
         self.size = size
         self.what = what
@@ -111,7 +113,7 @@ class VerifyingReader:
             raise SizeMismatch(self.size, self.bytes_read, what=self.what)
         actual = f"{self._hash.name}:{self._hash.hexdigest()}"
         if actual != self.digest:
-            raise DigestMismatch(self.digest, actual, what=self.what)
+            raise DigestMismatch(self.digest, actual, what=self.what, origin=self.origin)
         self.verified = True
 
     def read(self, n: int = -1) -> bytes:

@@ -7,10 +7,15 @@
     ├── InvalidPlatform             (also ValueError) the input string is not a platform
     ├── RegistryError               .status .errors .method .url  the registry said no
     │   ├── NotFound                404 (MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN, ...)
+    │   │   └── PathNotFound        (also FileNotFoundError) no such path in an image's merged filesystem
     │   ├── Unauthorized            401 after auth was tried (or could not be)
     │   └── Denied                  403
     ├── ConnectionFailed            .url .kind  DNS, TCP, TLS, timeout, or a refused redirect
     ├── ProtocolError               .what  a malformed header, URL or value from the server
+    ├── RangeRefused                a Range request was not answered with exactly the bytes asked for
+    ├── NotAFile                    (also IsADirectoryError) a directory or special file has no bytes to read
+    ├── NotADirectory               (also NotADirectoryError) a listing was asked of a file
+    ├── SymlinkLoop                 (also OSError, errno ELOOP) more symlinks than Linux follows (MAXSYMLINKS)
     ├── DigestMismatch              .expected .actual  content is not what was asked for
     ├── SizeMismatch                .expected .actual  content length differs from the descriptor
     ├── TooLarge                    .limit .size  a capped buffer would overflow
@@ -28,6 +33,7 @@ Messages name what was wrong and what to do; none of them ever contain a credent
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +91,33 @@ class Denied(RegistryError):
     """403: authenticated, but not allowed."""
 
 
+class PathNotFound(NotFound, FileNotFoundError):
+    """No such path in the image's merged filesystem (also FileNotFoundError, as fsspec and pandas expect)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
+class NotAFile(RegistryExplorerError, IsADirectoryError):
+    """The path is a directory or a special file (device, FIFO), which has no bytes to read."""
+
+
+class NotADirectory(RegistryExplorerError, NotADirectoryError):
+    """A directory listing was asked of a file (or of something else that is not a directory)."""
+
+
+class SymlinkLoop(RegistryExplorerError, OSError):
+    """Resolving a path met more symlinks than Linux follows (MAXSYMLINKS, 40): a loop, or hostile."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.errno = errno.ELOOP
+
+
+class RangeRefused(RegistryExplorerError):
+    """A registry did not answer a Range request with exactly the bytes asked for (the caller then streams)."""
+
+
 class ConnectionFailed(RegistryExplorerError):
     """The registry could not be reached: DNS, connection, TLS or timeout."""
 
@@ -102,17 +135,24 @@ class ProtocolError(RegistryExplorerError):
         super().__init__(message)
 
 
-class DigestMismatch(RegistryExplorerError):
-    """Content hashed to `.actual` where `.expected` was promised."""
+# Why bytes can differ from their digest depends on where they came from (DigestMismatch's `origin`).
+MISMATCH_CAUSES = {
+    "registry": "the content was corrupted in transit or the registry served the wrong bytes",
+    "layout": "the layout's file does not hold the bytes its digest names (damaged or replaced on disk)",
+    "cache": "the cached copy is damaged; it was removed and will be fetched again",
+}
 
-    def __init__(self, expected: str, actual: str, *, what: str = "content"):
+
+class DigestMismatch(RegistryExplorerError):
+    """Content hashed to `.actual` where `.expected` was promised; `.origin` says where the bytes came from."""
+
+    def __init__(self, expected: str, actual: str, *, what: str = "content", origin: str = "registry"):
         self.expected = expected
         self.actual = actual
         self.what = what
-        super().__init__(
-            f"digest mismatch for {what}: expected {expected}, got {actual}; "
-            "the content was corrupted in transit or the registry served the wrong bytes"
-        )
+        self.origin = origin
+        super().__init__(f"digest mismatch for {what}: expected {expected}, got {actual}; "
+                         f"{MISMATCH_CAUSES.get(origin, MISMATCH_CAUSES['registry'])}")
 
 
 class SizeMismatch(RegistryExplorerError):

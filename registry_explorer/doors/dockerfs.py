@@ -22,8 +22,8 @@ from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
-from ..core.errors import NotFound, RegistryExplorerError
-from ..imagefs.files import ImageFiles, PathNotFound
+from ..core.errors import NotFound, PathNotFound, RegistryExplorerError
+from ..imagefs.filesystem import ImageFS
 from . import dockerpath
 
 
@@ -67,7 +67,7 @@ class DockerFileSystem(AbstractFileSystem, metaclass=_PerClient):
             client = Client(**client_kwargs)
         self.client = client
         self.platform = platform
-        self._images: dict[str, ImageFiles] = {}
+        self._images: dict[str, ImageFS] = {}
 
     @classmethod
     def _strip_protocol(cls, path):
@@ -76,11 +76,11 @@ class DockerFileSystem(AbstractFileSystem, metaclass=_PerClient):
             return [cls._strip_protocol(p) for p in path]
         return dockerpath.strip(str(path))
 
-    def _files(self, dp: dockerpath.DockerPath) -> ImageFiles:
+    def _files(self, dp: dockerpath.DockerPath) -> ImageFS:
         key = dp.image_path
         files = self._images.get(key)
         if files is None:
-            files = self._images[key] = ImageFiles(self.client, dp.reference, self.platform)
+            files = self._images[key] = ImageFS(self.client, dp.reference, self.platform)
         return files
 
     # -- reading ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..core.errors import InvalidReference
 from ..core.models import Descriptor, ImageConfig, Index, Manifest
+from ..imagefs.filesystem import ImageFS
 from ..sources.protocol import Source
 
 
@@ -65,10 +66,7 @@ def export(source: Source, ref: Any, dest: str | os.PathLike, platform: Any = No
 
 def cat(source: Source, ref: Any, path: str, platform: Any = None) -> bytes:
     """The bytes of one file of the image's merged filesystem (ranged where the source can)."""
-    from ..imagefs.files import open_file
-
-    with open_file(source, ref, path, platform=platform) as f:
-        return f.read()
+    return ImageFS(source, ref, platform).read_file(path)
 
 
 def files(source: Source, ref: Any, layer: int | None = None, platform: Any = None):

@@ -2,7 +2,7 @@
 
 Every `<name>_frame` is a pure builder (models or rows in, DataFrame out). The `<name>` of the
 same pair (`files`, `image_files`, `wasted`, `compare`, `tags`, `referrers`) is a convenience
-that fetches through a `Source` first (see `registry_explorer.sources.queries`). `entries_frame`,
+that fetches through a `Source` first (see `sources/batch.py` and `imagefs/listing.py`). `entries_frame`,
 `merged_frame` and `compare_images` are the former names of `files_frame`, `image_files_frame`
 and `compare_frame`.
 """

@@ -2,7 +2,7 @@
 
 The `*_frame` builders are pure: they work from entries already listed (`layerfs.Entry`,
 `layerfs.Placed`). `files`, `image_files` and `wasted` are conveniences that first fetch
-through `registry_explorer.sources.queries` (each layer streamed once, verified, memory bounded).
+through `imagefs/listing.py` (each layer's index, or one verified pass that builds it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..layers import Entry, Placed, efficiency
-from ..sources import queries
+from ..imagefs.listing import image_entries, image_layers, layer_entries
 from ..sources.protocol import Source
 
 FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "whiteout"]
@@ -96,23 +96,23 @@ def wasted_frame(layers: Sequence[Iterable[Entry]]) -> pd.DataFrame:
 def files(client: Source, ref, layer_descriptor, **limits) -> pd.DataFrame:
     """One row per tar entry of one layer blob, streamed and verified; columns FILE_COLUMNS.
 
-    Convenience for `files_frame(queries.layer_entries(client, ref, layer_descriptor, **limits))`;
+    Convenience for `files_frame(layer_entries(client, ref, layer_descriptor, **limits))`;
     `limits` (max_entries, max_path, max_bytes) are passed to layerfs.iter_layer.
     """
-    return files_frame(queries.layer_entries(client, ref, layer_descriptor, **limits))
+    return files_frame(layer_entries(client, ref, layer_descriptor, **limits))
 
 
 def image_files(client: Source, ref, platform=None, **limits) -> pd.DataFrame:
     """The merged filesystem of an image (whiteouts applied), with the layer that last wrote each path.
 
-    Convenience for `image_files_frame(queries.image_entries(client, ref, platform, **limits))`.
+    Convenience for `image_files_frame(image_entries(client, ref, platform, **limits))`.
     """
-    return image_files_frame(queries.image_entries(client, ref, platform, **limits))
+    return image_files_frame(image_entries(client, ref, platform, **limits))
 
 
 def wasted(client: Source, ref, platform=None, **limits) -> pd.DataFrame:
     """Paths written more than once or removed later, and dive's efficiency score (see wasted_frame).
 
-    Convenience for `wasted_frame([entries for _, _, entries in queries.image_layers(client, ref, ...)])`.
+    Convenience for `wasted_frame([entries for _, _, entries in image_layers(client, ref, ...)])`.
     """
-    return wasted_frame([entries for _, _, entries in queries.image_layers(client, ref, platform, **limits)])
+    return wasted_frame([entries for _, _, entries in image_layers(client, ref, platform, **limits)])

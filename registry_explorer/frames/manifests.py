@@ -2,7 +2,7 @@
 
 Pure builders over the models and rows: `tags_frame`, `referrers_frame`, `compare_frame` and
 the rest. `tags`, `referrers` and `compare` are conveniences that fetch through a `Source`
-(via `registry_explorer.sources.queries`) and hand the result to their `*_frame`. Column names are
+(via `sources/batch.py` and `imagefs/listing.py`) and hand the result to their `*_frame`. Column names are
 stable snake_case; an empty input gives an empty frame with the same columns, so notebook code
 can rely on them.
 """
@@ -17,9 +17,8 @@ import pandas as pd
 from ..core import mediatypes as mt
 from ..core.models import Descriptor, ImageConfig, Index, Manifest
 from ..core.units import human_size
-from ..sources import queries
 from ..sources.protocol import Source
-from ..sources.queries import TAG_WORKERS
+from ..sources.batch import TAG_WORKERS, image_pair, tag_rows
 
 PLATFORM_COLUMNS = ["os", "architecture", "variant", "os_version", "media_type", "digest", "size",
                     "artifact_type", "annotations", "is_attestation"]
@@ -156,9 +155,9 @@ def tags_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 def tags(client: Source, repo, *, workers: int = TAG_WORKERS) -> pd.DataFrame:
     """One row per tag with the digest, media type and size its manifest resolves to (HEADs, concurrent).
 
-    Convenience for `tags_frame(queries.tag_rows(client, repo, workers=workers))`.
+    Convenience for `tags_frame(tag_rows(client, repo, workers=workers))`.
     """
-    return tags_frame(queries.tag_rows(client, repo, workers=workers))
+    return tags_frame(tag_rows(client, repo, workers=workers))
 
 
 def referrers_frame(descriptors: Iterable[Descriptor]) -> pd.DataFrame:
@@ -239,10 +238,10 @@ compare_images = compare_frame
 def compare(client: Source, ref_a, ref_b, *, platform=None) -> pd.DataFrame:
     """Shared versus unique layers of two images, with sizes, and their config differences.
 
-    Convenience for `compare_frame(*queries.image_pair(client, ref_a, ref_b, platform=platform))`;
+    Convenience for `compare_frame(*image_pair(client, ref_a, ref_b, platform=platform))`;
     `df.attrs` holds `shared_bytes`, `only_a_bytes` and `only_b_bytes`.
     """
-    return compare_frame(*queries.image_pair(client, ref_a, ref_b, platform=platform))
+    return compare_frame(*image_pair(client, ref_a, ref_b, platform=platform))
 
 
 def trace(client_or_trace) -> pd.DataFrame:

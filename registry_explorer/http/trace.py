@@ -12,6 +12,8 @@ import json
 import shlex
 import threading
 from collections import deque
+from contextlib import contextmanager
+from contextvars import ContextVar
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -91,6 +93,7 @@ class Exchange:
     attempt: int = 0  # 0 for the first try, N for the Nth retry
     retry_wait_ms: float | None = None  # how long we waited after this exchange before retrying
     note: str | None = None  # why the client did something else next (e.g. a Range fallback)
+    origin: str = "registry"  # "cache": answered from the local cache, not by the registry (method CACHE)
 
     @property
     def auth_scheme(self) -> str | None:
@@ -131,6 +134,10 @@ class Exchange:
         comment naming the variables the command expects (curl_variables). `assign_token=True`, for
         a token request, makes it `TOKEN=$(curl ... | python3 -c ...)` so the lines after it work.
         """
+        if self.origin == "cache":
+            # Nothing was sent: a cache hit is valid content (re-hashed against its digest), but not
+            # proof that this registry still holds it, so the replay says so instead of inventing a request.
+            return f"# {self.purpose} {self.url} answered from the local cache (re-hashed), not asked of the registry"
         args = ["curl", "-sS"]
         if self.method == "HEAD":
             args.append("--head")
@@ -181,6 +188,54 @@ class Exchange:
         return exchange_html(self)
 
 
+class Meter:
+    """What one operation cost on the wire: every exchange started while it was active, and local bytes read.
+
+    `with metered() as m:` makes `m` see the exchanges of every Trace started in this context
+    (contextvars: the thread that runs the operation, and tasks it copies its context to), so a
+    read can report `.requests` and `.bytes_moved` that equal what a proxy would count.
+    """
+
+    def __init__(self):
+        self.exchanges: list[Exchange] = []
+        self.local_bytes = 0  # bytes read from local files (a layout's blobs), not over a network
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent (cache hits are not requests)."""
+        return sum(1 for ex in self.exchanges if ex.origin != "cache")
+
+    @property
+    def bytes_moved(self) -> int:
+        """Response body bytes received, plus bytes read from local blob files."""
+        return sum(ex.bytes or 0 for ex in self.exchanges if ex.origin != "cache") + self.local_bytes
+
+
+_METERS: ContextVar[tuple[Meter, ...]] = ContextVar("rx_meters", default=())
+
+
+@contextmanager
+def metered() -> Iterator[Meter]:
+    """Count what the code inside the block makes move (nested blocks each count everything inside them)."""
+    meter = Meter()
+    token = _METERS.set((*_METERS.get(), meter))
+    try:
+        yield meter
+    finally:
+        _METERS.reset(token)
+
+
+def count_local(nbytes: int) -> None:
+    """Add bytes read from a local blob file to the active meters."""
+    for m in _METERS.get():
+        m.local_bytes += nbytes
+
+
+def _to_meters(ex: Exchange) -> None:
+    for m in _METERS.get():
+        m.exchanges.append(ex)
+
+
 class Trace:
     """A bounded ring of the latest exchanges (thread-safe); iterate it, index it, or tabulate it."""
 
@@ -207,6 +262,19 @@ class Trace:
             )
             if self.enabled:
                 self._records.append(ex)
+        _to_meters(ex)
+        return ex
+
+    def cached(self, purpose: str, digest: str, size: int | None = None) -> Exchange:
+        """Record that `digest` was answered from the local cache (no request was sent)."""
+        with self._lock:
+            self._seq += 1
+            ex = Exchange(seq=self._seq, started=datetime.now(timezone.utc), method="CACHE", url=digest,
+                          purpose=purpose, request_headers={}, bytes=0, origin="cache",
+                          note=f"from the local cache, {size} bytes" if size is not None else "from the local cache")
+            if self.enabled:
+                self._records.append(ex)
+        _to_meters(ex)
         return ex
 
     def clear(self) -> None:

@@ -32,8 +32,9 @@ from ..core.models import Descriptor
 from ..layers.compress import GZIP_MAGIC, IN_CHUNK, ZSTD_MAGIC, ZSTD_MAX_WINDOW, _invalid, _Prefixed, _read_exact
 from ..layers.tar import MAX_DECOMPRESSED_BYTES, entry_from_tarinfo, iter_members
 from .index import BLOCK, DEFAULT_SPAN, IndexEntry, LayerIndex, SizedRawIO
+from .trust import VERIFIED_INDEX
 
-__all__ = ["MAX_ZSTD_FRAME_BYTES", "ZSTD_FEED", "build_index"]
+__all__ = ["MAX_ZSTD_FRAME_BYTES", "ZSTD_FEED", "build_index", "local_copy"]
 
 # A zstd frame may claim any output size (RLE blocks inflate ~32768:1): frames are decompressed
 # ZSTD_FEED compressed bytes at a time (so one call makes at most ~32 MiB), and a frame making
@@ -41,6 +42,7 @@ __all__ = ["MAX_ZSTD_FRAME_BYTES", "ZSTD_FEED", "build_index"]
 ZSTD_FEED = 1 << 10
 MAX_ZSTD_FRAME_BYTES = MAX_DECOMPRESSED_BYTES
 _ZRAN_READBUF = 1 << 20
+_EMPTY_SHA256 = "sha256:" + hashlib.sha256(b"").hexdigest()
 _GZIP_MT = "application/vnd.oci.image.layer.v1.tar+gzip"
 _TAR_MT = "application/vnd.oci.image.layer.v1.tar"
 
@@ -163,9 +165,24 @@ class _Points(threading.Thread):
 
 
 def _walk(stream, media_type: str, what: str, **limits) -> list[IndexEntry]:
-    """Tar entries of a (decompressed by `media_type`) stream with their data offsets."""
-    return [IndexEntry(entry_from_tarinfo(info), int(info.offset_data))
-            for _tar, info in iter_members(stream, media_type, what=what, **limits)]
+    """Tar entries of a (decompressed by `media_type`) stream with their data offsets and content digests.
+
+    Each regular file's content is hashed on the way (it streams past anyway), so the index can say
+    what a file holds without reading it again: `rx.diff` compares images by these digests.
+    """
+    out = []
+    for tar, info in iter_members(stream, media_type, what=what, **limits):
+        digest = ""
+        if info.isreg() and info.size:
+            h = hashlib.sha256()
+            src = tar.extractfile(info)
+            while chunk := src.read(IN_CHUNK):
+                h.update(chunk)
+            digest = "sha256:" + h.hexdigest()
+        elif info.isreg():
+            digest = _EMPTY_SHA256
+        out.append(IndexEntry(entry_from_tarinfo(info), int(info.offset_data), digest))
+    return out
 
 
 def _sniff(raw, media_type: str) -> tuple[str, object]:
@@ -189,13 +206,35 @@ def _walk_verified(tee: _Tee, stream, media_type: str, what: str, **limits) -> l
     return entries
 
 
-def build_index(source, ref, desc: Descriptor, *, span: int = DEFAULT_SPAN, **limits) -> LayerIndex:
-    """Stream `desc` once, verified, and index it (gzip: seek points; zstd: frames; else stream-only)."""
+def build_index(source, ref, desc: Descriptor, *, span: int = DEFAULT_SPAN, keep: Path | None = None,
+                **limits) -> LayerIndex:
+    """Stream `desc` once, verified, and index it (gzip: seek points; zstd: frames; tar: offsets; else stream-only).
+
+    With `keep` (a directory), the verified compressed copy is left there as `local_copy(keep, desc)`,
+    so the read that caused this pass takes its bytes from it instead of asking the registry again.
+    """
     what = f"layer {desc.digest}"
     common = dict(layer_digest=desc.digest, layer_size=desc.size, media_type=desc.media_type,
-                  verification="layer-digest", span=span)
-    with tempfile.TemporaryDirectory(prefix="rx-peek-") as tmp, source.open_blob(ref, desc) as blob:
-        path = Path(tmp) / "layer"
+                  chain=VERIFIED_INDEX, span=span)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(keep) if keep is not None else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rx-peek-")))
+        path = local_copy(tmp, desc)
+        path.unlink(missing_ok=True)
+        try:
+            index = _build(source, ref, desc, path, what, common, span, limits)
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave an unverified copy behind
+            raise
+        return index
+
+
+def local_copy(directory: Path, desc: Descriptor) -> Path:
+    """Where `build_index(..., keep=directory)` leaves the verified copy of `desc`."""
+    return Path(directory) / desc.digest.replace(":", "-", 1)
+
+
+def _build(source, ref, desc: Descriptor, path: Path, what: str, common: dict, span: int, limits) -> LayerIndex:
+    with source.open_blob(ref, desc) as blob:
         tee = _Tee(blob, path)
         kind, head = _sniff(tee, desc.media_type)
         if kind == "gzip":
@@ -219,6 +258,8 @@ def build_index(source, ref, desc: Descriptor, *, span: int = DEFAULT_SPAN, **li
             entries = _walk_verified(tee, head, desc.media_type if kind != "none" else _TAR_MT, what, **limits)
         finally:
             tee.finish(True)
+        if kind == "none":  # uncompressed: tar offsets are blob offsets, checked by the block digests
+            return LayerIndex(kind="tar", entries=entries, blocks=tee.blocks, **common)
         if kind != "zstd":
             return LayerIndex(kind="stream-only", entries=entries, **common)
         with open(path, "rb") as raw:

@@ -22,8 +22,9 @@ from ..core.errors import DigestMismatch, InvalidManifest
 from ..core.models import Descriptor
 from ..layers.tar import entry_from_tarinfo
 from .index import IndexEntry, LayerIndex
+from .trust import ESTARGZ_TOC
 
-__all__ = ["FOOTER_SIZE", "TOC_NAME", "estargz_layer", "read_toc_index"]
+__all__ = ["FOOTER_SIZE", "TOC_NAME", "estargz_layer", "index_from_toc", "read_toc_index"]
 
 FOOTER_SIZE = 51
 TOC_NAME = "stargz.index.json"
@@ -32,6 +33,8 @@ MAX_TOC_BYTES = 256 << 20
 # One Range for the tail: the footer, and the TOC with it when it is small (most layers).
 TAIL_FETCH = 256 << 10
 _FOOTER_RE = re.compile(rb"([0-9a-f]{16})STARGZ")
+# Entry digests are checked with hashlib: only sha256 is written by eStargz writers (estargz.md).
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TYPES = {"dir": tarfile.DIRTYPE, "reg": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
           "char": tarfile.CHRTYPE, "block": tarfile.BLKTYPE, "fifo": tarfile.FIFOTYPE}
 
@@ -127,12 +130,19 @@ def read_toc_index(fetch, desc: Descriptor, toc_digest: str) -> LayerIndex:
     actual = "sha256:" + hashlib.sha256(toc).hexdigest()
     if info.name != TOC_NAME or actual != toc_digest:
         raise DigestMismatch(toc_digest, actual, what=what + " TOC")  # verified before it is parsed
+    return index_from_toc(toc, desc.digest, desc.size, desc.media_type, toc_digest, toc_offset)
+
+
+def index_from_toc(toc: bytes, layer_digest: str, layer_size: int, media_type: str, toc_digest: str,
+                   toc_offset: int) -> LayerIndex:
+    """The `estargz-toc` index of a TOC whose digest was already checked (also what a stored copy is rebuilt from)."""
+    what = f"eStargz layer {layer_digest}"
     try:
         doc = json.loads(toc)
         items = [e for e in doc["entries"] if isinstance(e, dict) and e.get("type") != "chunk"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidManifest(f"{what}: unreadable TOC ({exc})") from None
-    offsets = sorted({int(e["offset"]) for e in items if "offset" in e} | {toc_offset})
+    offsets = sorted({_int(e.get("offset", -1), what) for e in items} | {toc_offset})
     entries = []
     for e in items:
         try:
@@ -142,12 +152,22 @@ def read_toc_index(fetch, desc: Descriptor, toc_digest: str) -> LayerIndex:
             ti.mode, ti.uid, ti.gid = int(e.get("mode", 0)), int(e.get("uid", 0)), int(e.get("gid", 0))
             ti.linkname = str(e.get("linkName", ""))
             off = int(e.get("offset", -1))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidManifest(f"{what}: a TOC entry is malformed ({exc})") from None
         if ti.size < 0 or (off != -1 and not 0 <= off < toc_offset):
             raise InvalidManifest(f"{what}: a TOC entry lies outside the blob")
+        digest = str(e.get("digest") or e.get("chunkDigest") or "")
+        if ti.type == tarfile.REGTYPE and ti.size and not _DIGEST_RE.match(digest):
+            raise InvalidManifest(f"{what}: TOC entry {str(e['name'])[:200]!r} has no sha256 digest")
         nxt = next((o for o in offsets if o > off), toc_offset) if off >= 0 else -1
-        entries.append(IndexEntry(entry_from_tarinfo(ti), -1, str(e.get("digest") or e.get("chunkDigest") or ""),
-                                  off, nxt - off if off >= 0 else -1))
-    return LayerIndex(layer_digest=desc.digest, layer_size=desc.size, media_type=desc.media_type,
-                      kind="estargz-toc", verification="toc-digest", entries=entries)
+        entries.append(IndexEntry(entry_from_tarinfo(ti), -1, digest, off, nxt - off if off >= 0 else -1))
+    return LayerIndex(layer_digest=layer_digest, layer_size=layer_size, media_type=media_type,
+                      kind="estargz-toc", chain=ESTARGZ_TOC, anchor=toc_digest, entries=entries, toc=toc,
+                      toc_offset=toc_offset)
+
+
+def _int(value, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidManifest(f"{what}: a TOC offset is not a number") from None

@@ -3,7 +3,7 @@
 Every ranged read is checked against digests that came from verified data: each fetched block
 of compressed bytes against the sha256 the index recorded for it during the verified pass,
 before zran or zstd inflates it (`verified-index`), or the eStargz TOC entry's digest
-(`estargz-entry-digest`). A registry that does not honour Range (200, a different
+(`estargz-toc`). A registry that does not honour Range (200, a different
 Content-Range, 416) raises `RangeRefused`; the caller then streams the verified layer instead.
 """
 
@@ -13,18 +13,15 @@ import hashlib
 import io
 import zlib
 
-from ..core.errors import DigestMismatch, InvalidManifest, RegistryExplorerError
+from ..core.errors import DigestMismatch, InvalidManifest, RangeRefused, RegistryExplorerError
 from .index import BLOCK, IndexEntry, LayerIndex, SizedRawIO
+from .trust import ESTARGZ_TOC, VERIFIED_INDEX
 
-__all__ = ["RangeRefused", "RangedBlob", "read_entry_ranged"]
+__all__ = ["RangeRefused", "RangedBlob", "check_digest", "read_entry_ranged"]
 
 # Slack after the estimated end of a file's compressed bytes: zran reads ahead by its buffer.
 RANGE_SLACK = 64 << 10
 _ZRAN_READBUF = 16 << 10
-
-
-class RangeRefused(RegistryExplorerError):
-    """The registry did not answer a Range request with exactly the bytes asked for."""
 
 
 class RangedBlob(SizedRawIO):
@@ -93,8 +90,11 @@ class RangedBlob(SizedRawIO):
         return len(data)
 
 
-def _check(data: bytes, digest: str, what: str) -> None:
-    algo, _, _ = digest.partition(":")
+def check_digest(data: bytes, digest: str, what: str) -> None:
+    """DigestMismatch unless `data` hashes to `digest` (sha256 or sha512; anything else is not a digest we check)."""
+    algo, _, hexpart = digest.partition(":")
+    if algo not in ("sha256", "sha512") or not hexpart:
+        raise InvalidManifest(f"{what}: {digest[:80]!r} is not a sha256 or sha512 digest")
     actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
     if actual != digest:
         raise DigestMismatch(digest, actual, what=what)
@@ -121,7 +121,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
     what = f"{e.entry.path} in layer {index.layer_digest}"
     size = e.entry.size
     if size == 0:
-        return b"", "verified-index", None
+        return b"", index.chain, None
     if index.kind == "gzip-checkpoints":
         import indexed_gzip as igz
 
@@ -148,7 +148,14 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
             raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what) from None
         finally:
             g.close()
-        return b"".join(parts), "verified-index", blob
+        return b"".join(parts), VERIFIED_INDEX, blob
+    if index.kind == "tar":  # uncompressed: the file's bytes are the blob's, at its tar offset
+        blob = RangedBlob(fetch, index.layer_size, (e.offset, e.offset + size), index)
+        blob.seek(e.offset)
+        data = blob.read(size)
+        if len(data) != size:
+            raise InvalidManifest(f"{what}: the layer ends before the file does")
+        return data, VERIFIED_INDEX, blob
     if index.kind == "estargz-toc":
         blob = RangedBlob(fetch, index.layer_size, (e.chunk_offset, e.chunk_offset + e.chunk_size))
         blob.seek(e.chunk_offset)
@@ -157,8 +164,8 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
             data = zlib.decompressobj(wbits=31).decompress(comp, size)[:size]
         except zlib.error:
             data = b""
-        _check(data, e.digest, what)  # a tampered entry raises DigestMismatch here
-        return data, "estargz-entry-digest", blob
+        check_digest(data, e.digest, what)  # a tampered entry raises DigestMismatch here
+        return data, ESTARGZ_TOC, blob
     if index.kind == "zstd-frames":
         import zstandard
 
@@ -178,7 +185,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
         data = b"".join(parts)[e.offset - covering[0][2]:]
         if len(data) != size:  # cannot happen with verified blocks; never hand out short bytes
             raise InvalidManifest(f"{what}: the frames hold {len(data)} bytes, not {size}")
-        return data, "verified-index", blob
+        return data, VERIFIED_INDEX, blob
     raise ValueError(f"a {index.kind} index has no ranged reads")
 
 

@@ -31,8 +31,13 @@ from ..core.models import Descriptor, ImageConfig, Index, Manifest
 from ..core.platform import DEFAULT_PLATFORM, Platform, describe, select
 from ..core.reference import validate_digest
 from ..http.retry import RETRY_STATUSES
-from ..peek.access import PeekMixin
+from ..imagefs.filesystem import ImageFS
+from ..imagefs.reader import PeekFile
+from ..peek.index import DEFAULT_SPAN, LayerIndex
+from ..peek.obtain import layer_index
+from ..peek.store import LayerIndexes
 from .blobcopy import check, pipelined_copy
+from .cache import as_cache
 
 # blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
 BLOB_LIMIT = 16 << 20
@@ -54,12 +59,19 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[Descriptor, int, int], None]
 
 
-class SourceBase(PeekMixin):
-    """Shared read API over `parse`, `manifest` and `_raw_blob`, which subclasses provide."""
+class SourceBase:
+    """Shared read API over `parse`, `manifest`, `_raw_blob` and `read_range`, which subclasses provide."""
 
     workers: int = DEFAULT_WORKERS
     cache = None  # an rx.Cache for layer indexes (and, where _caches_documents, small blobs)
     _caches_documents = False
+    origin = "registry"  # where this source's bytes come from, for DigestMismatch messages
+
+    def _init_source(self, cache) -> None:
+        """What every source holds: its disk cache (or None) and its layer indexes (memory, then that cache)."""
+        self.cache = as_cache(cache)
+        self.indexes = LayerIndexes(self.cache, on_disk_hit=lambda chain: self.trace.cached(
+            "layer-index", chain.layer_digest))
 
     def parse(self, text):  # pragma: no cover - abstract
         """Parse a reference in this source's syntax."""
@@ -73,12 +85,35 @@ class SourceBase(PeekMixin):
         """Context manager yielding the unverified blob from `offset` (read/readinto, `.start`)."""
         raise NotImplementedError
 
+    def read_range(self, ref, descriptor: Descriptor, start: int, end: int) -> bytes:  # pragma: no cover
+        """Exactly bytes [start, end) of a blob, unverified (the caller checks them); RangeRefused if not."""
+        raise NotImplementedError
+
+    # -- files of an image: the one image filesystem (imagefs/) --------------------------------------
+
+    def open_file(self, ref, path: str, *, platform=None, layer=None, span: int = DEFAULT_SPAN) -> PeekFile:
+        """A read-only seekable file of the image (merged filesystem; or one layer with `layer=`), verified."""
+        return ImageFS(self, ref, platform, layer=layer, span=span).open(path)
+
+    def read_file(self, ref, path: str, *, platform=None, layer=None, limit: int | None = None,
+                  span: int = DEFAULT_SPAN) -> bytes:
+        """The bytes of one file of an image (all of them, verified; then cut to `limit` if given)."""
+        return ImageFS(self, ref, platform, layer=layer, span=span).read_file(path, limit)
+
+    def layer_index(self, ref, layer_descriptor: Descriptor, *, span: int = DEFAULT_SPAN, **limits) -> LayerIndex:
+        """The `LayerIndex` of one layer: known, from a TOC the manifest vouches for, or built in one verified pass."""
+        return layer_index(self, self.parse(ref), layer_descriptor, span=span, **limits)
+
+    def cached_layer_index(self, layer_descriptor: Descriptor) -> LayerIndex | None:
+        """The index that serves this layer descriptor if one is already known (memory or cache), no request."""
+        return self.indexes.find(layer_descriptor)
+
     @contextlib.contextmanager
     def open_blob(self, ref, descriptor: Descriptor) -> Iterator[VerifyingReader]:
         """Stream a blob: yields a file-like reader that raises DigestMismatch at EOF if corrupt."""
         with self._raw_blob(self.parse(ref), descriptor) as raw:
             yield VerifyingReader(raw, descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
-                                  what=f"blob {descriptor.digest}")
+                                  what=f"blob {descriptor.digest}", origin=self.origin)
 
     def image(self, ref, platform: str | Platform | None = None) -> Manifest:
         """The image manifest for `platform` (default linux/amd64), walking indexes as needed."""
@@ -144,6 +179,8 @@ class SourceBase(PeekMixin):
             hit = cache.get("blob", descriptor.digest)
             # A hit must satisfy the descriptor exactly as a fetch would (size and digest).
             if hit is not None and len(hit) == descriptor.size and _digest_ok(hit, descriptor.digest):
+                self.trace.cached("config" if mt.is_config(descriptor.media_type) else "blob", descriptor.digest,
+                                  len(hit))
                 return hit
         data = self._blob_fetch(ref, descriptor, limit, what)
         if cache is not None and descriptor.size >= 0:

@@ -21,7 +21,16 @@ from pathlib import Path
 
 from ..core import mediatypes as mt
 from ..core.digest import manifest_digest
-from ..core.errors import DigestMismatch, InvalidManifest, InvalidReference, ManifestTooLarge, NotFound, SizeMismatch
+from ..core.errors import (
+    DigestMismatch,
+    InvalidManifest,
+    InvalidReference,
+    ManifestTooLarge,
+    NotFound,
+    RangeRefused,
+    SizeMismatch,
+)
+from ..http.trace import Trace, count_local
 from ..core.limits import MANIFEST_LIMIT
 from ..core.models import Descriptor, Index, Manifest, parse_manifest
 from ..core.reference import validate_digest
@@ -108,11 +117,16 @@ def parse_layout_reference(text: str | LayoutReference) -> LayoutReference:
 class Layout(SourceBase):
     """An OCI image layout directory, read with the same API as `Client`."""
 
-    def __init__(self, path: str | os.PathLike, *, cache=None):
-        from .cache import as_cache
+    # A layout asks no server: nothing to rate-limit, no document deadline (its files are local).
+    rate_limit = None
+    deadline = None
+    origin = "layout"
 
+    def __init__(self, path: str | os.PathLike, *, cache=None):
         self.path = Path(path)
-        self.cache = as_cache(cache)  # layer indexes only: the layout's own blobs are local already
+        # No HTTP exchanges happen here; the trace records what came from the cache, as a Client's does.
+        self.trace = Trace()
+        self._init_source(cache)  # layer indexes only: the layout's own blobs are local already
         if not (self.path / "oci-layout").is_file():
             raise NotFound(
                 f"{self.path} is not an OCI image layout (no oci-layout file); create one with "
@@ -180,7 +194,7 @@ class Layout(SourceBase):
             raise SizeMismatch(desc.size, len(raw), what=what)
         actual = manifest_digest(raw, desc.media_type, desc.digest.split(":", 1)[0])
         if actual != desc.digest:
-            raise DigestMismatch(desc.digest, actual, what=what)
+            raise DigestMismatch(desc.digest, actual, what=what, origin="layout")
         return parse_manifest(raw, desc.media_type or None, descriptor=desc if desc.media_type else None,
                               reference=ref.with_digest(desc.digest))
 
@@ -192,10 +206,21 @@ class Layout(SourceBase):
             f.seek(offset)
             yield _FileBody(f, offset)
 
+    def read_range(self, ref, descriptor: Descriptor, start: int, end: int) -> bytes:
+        """Exactly bytes [start, end) of a blob file, unverified; RangeRefused if the file is shorter."""
+        if isinstance(start, bool) or isinstance(end, bool) or not 0 <= start < end:
+            raise ValueError(f"a byte range needs 0 <= start < end, not {start}..{end}")
+        with self._raw_blob(self.parse(ref), descriptor, offset=start) as raw:
+            data = raw.read(end - start)
+        if len(data) != end - start:
+            raise RangeRefused(f"blob {descriptor.digest} in {self.path} is shorter than its descriptor")
+        return data
+
     # -- listings -------------------------------------------------------------------------------
 
     def tags(self, ref=None) -> list[str]:
-        """The `org.opencontainers.image.ref.name` of every index.json entry."""
+        """The `org.opencontainers.image.ref.name` of every index.json entry (`ref` names the layout, as
+        `Client.tags(repo)` names a repository; it may be omitted)."""
         return [d.annotations[REF_NAME] for d in self._entries() if REF_NAME in d.annotations]
 
     def referrers(self, ref, *, artifact_type: str | None = None) -> list[Descriptor]:
@@ -251,12 +276,23 @@ def _read_capped(path: Path, limit: int, what: str, error=None) -> bytes:
 
 
 class _FileBody:
-    """A blob file positioned at `start`, with the reader interface Source expects."""
+    """A blob file positioned at `start`, with the reader interface Source expects; bytes read are counted."""
 
     def __init__(self, f, start: int):
         self.start = start
-        self.read = f.read
-        self.readinto = f.readinto
+        self._f = f
+
+    def read(self, n: int = -1) -> bytes:
+        """Read and count (http.trace.metered sees a layout's reads as local bytes)."""
+        data = self._f.read(n)
+        count_local(len(data))
+        return data
+
+    def readinto(self, buf) -> int:
+        """Read into `buf` and count."""
+        n = self._f.readinto(buf) or 0
+        count_local(n)
+        return n
 
 
 # -- writing ----------------------------------------------------------------------------------

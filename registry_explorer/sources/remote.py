@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 
 from ..core import mediatypes as mt
 from ..core.digest import manifest_digest
-from ..core.errors import ConnectionFailed, DigestMismatch, InvalidReference, ManifestTooLarge, SizeMismatch, TooLarge
+from ..core.errors import (
+    ConnectionFailed,
+    DigestMismatch,
+    InvalidReference,
+    ManifestTooLarge,
+    RangeRefused,
+    SizeMismatch,
+    TooLarge,
+)
 from ..core.limits import LIST_ITEMS_LIMIT, MANIFEST_LIMIT, PAGE_SIZE
 from ..core.models import Descriptor, Index, Manifest, parse_manifest
 from ..core.platform import Platform
@@ -29,7 +37,6 @@ from ..http.retry import RetryPolicy, as_policy
 from ..http.trace import TRACE_LIMIT, Trace
 from ..http.transport import DEFAULT_DEADLINE, Transport
 from ..http.values import content_range, header_int
-from .cache import as_cache
 from .common import DEFAULT_WORKERS, ProgressCallback, SourceBase
 
 # Manifests are immutable per digest, so caching them is always safe; bound the memory.
@@ -75,7 +82,7 @@ class Client(SourceBase):
         # On-disk content-addressed cache (rx.Cache) for documents fetched by digest and layer
         # indexes (issue 12): by default under $XDG_CACHE_HOME/registry-explorer; cache=False
         # keeps everything in memory for this client only (see cache.as_cache).
-        self.cache = as_cache(cache)
+        self._init_source(cache)
 
     def parse(self, text: str | Reference) -> Reference:
         """Parse a registry reference (what this source's methods accept)."""
@@ -142,7 +149,11 @@ class Client(SourceBase):
             raise ManifestTooLarge(f"manifest {expected.digest}", MANIFEST_LIMIT, expected.size)
         want = expected.digest if expected else (ref.digest if identifier == ref.digest else None)
         if want:
-            cached = self._cache_get(want) or _disk_manifest(self.cache, want)
+            cached = self._cache_get(want)
+            if cached is None:
+                cached = _disk_manifest(self.cache, want)
+                if cached is not None:  # valid content, but not the registry's answer: the trace says so
+                    self.trace.cached("manifest", want, len(cached[0]))
             if cached is not None:
                 raw, ctype = cached
                 # A cache hit must satisfy the descriptor exactly as a fetch would (digest and size).
@@ -215,6 +226,40 @@ class Client(SourceBase):
             yield resp
         finally:
             resp.close()
+
+    def read_range(self, ref, descriptor: Descriptor, start: int, end: int) -> bytes:
+        """Exactly bytes [start, end) of a blob by one Range request, unverified; RangeRefused (noted in the trace) else.
+
+        The bytes are checked by the caller against digests from verified data (peek/ranged.py);
+        a registry that ignores Range (200), refuses it (416) or answers another range is refused
+        here, and the caller falls back to one verified stream of the whole blob.
+        """
+        if isinstance(start, bool) or isinstance(end, bool) or not 0 <= start < end:
+            raise ValueError(f"a byte range needs 0 <= start < end, not {start}..{end}")
+        resp = self._blob_response(parse_reference(ref), descriptor, headers={"Range": f"bytes={start}-{end - 1}"},
+                                   ok=(416,))
+        try:
+            reason = None
+            parsed = content_range(resp.headers.get("Content-Range")) if resp.status == 206 else None
+            if resp.status == 200:
+                reason = "the registry ignored Range (200 with the whole blob)"
+            elif resp.status == 416:
+                reason = "the registry refused the Range (416)"
+            elif parsed is None or parsed[0] != start or parsed[1] != end - 1 \
+                    or (parsed[2] is not None and parsed[2] != descriptor.size):
+                reason = (f"Content-Range {resp.headers.get('Content-Range')!r} is not "
+                          f"bytes {start}-{end - 1}/{descriptor.size}")
+            if reason is None:
+                data = resp.read_all(end - start, f"range of blob {descriptor.digest}")
+                if len(data) != end - start:
+                    reason = f"the 206 body has {len(data)} bytes, not {end - start}"
+        finally:
+            resp.close()
+        if reason is not None:
+            if resp.exchange is not None:
+                resp.exchange.note = "range fallback: " + reason + "; streaming the verified layer instead"
+            raise RangeRefused(reason)
+        return data
 
     # -- offline copies --------------------------------------------------------------------------
 

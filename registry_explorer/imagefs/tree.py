@@ -1,0 +1,172 @@
+"""The merged view of an image's layers, and the one symlink resolver of the package.
+
+Layers are looked at top first and only as far down as a path needs (reading a file of the top
+layer never lists the base layer). The rules are the OCI layer spec's
+(https://github.com/opencontainers/image-spec/blob/main/layer.md), as `layers.merge.merge_layers`
+applies them to whole listings (a property test checks the two agree):
+
+* a layer's own entries win over its whiteouts (whiteouts apply to the layers below only);
+* `.wh.x` hides `x` and everything under it below; `.wh..wh..opq` hides a directory's lower contents;
+* a non-directory written over a directory hides what the lower layers had under it;
+* a tar may omit parent directories (`data/x` without `data`): they exist all the same.
+
+Resolving a path follows symlinks inside the image only, as a chroot would: `..` at the root stays
+at the root, an absolute target restarts at the image root, a relative one at the link's directory,
+and more than `MAX_SYMLINK_HOPS` links is a loop (`SymlinkLoop`, Linux's ELOOP). A hard link has
+the content of its target in the same layer (tar links name an earlier member of the same archive).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..core.errors import NotAFile, PathNotFound, SymlinkLoop
+from ..core.models import Descriptor
+from ..layers.tar import Entry, normalize_path
+from ..peek.index import IndexEntry, LayerIndex
+
+__all__ = ["MAX_SYMLINK_HOPS", "LayerView", "MergedView", "Node"]
+
+# Linux's MAXSYMLINKS (fs/namei.c): more hops than this is a loop (ELOOP).
+MAX_SYMLINK_HOPS = 40
+
+
+class LayerView:
+    """One layer's index as lookups: path -> entry, whiteouts, opaque directories, implied directories."""
+
+    def __init__(self, pos: int, desc: Descriptor, index: LayerIndex):
+        self.pos, self.desc, self.index = pos, desc, index
+        self.by_path: dict[str, IndexEntry] = {}
+        self.whiteouts: set[str] = set()
+        self.opaque: set[str] = set()
+        for e in index.entries:
+            if e.entry.whiteout == "file":
+                self.whiteouts.add(e.entry.path)
+            elif e.entry.whiteout == "opaque":
+                self.opaque.add(e.entry.path)
+            else:
+                self.by_path[e.entry.path] = e  # a later member for the same path wins, as extraction does
+        self.implied: set[str] = set()
+        for path in self.by_path:
+            parent = posixpath.dirname(path)
+            while parent and parent not in self.implied:
+                self.implied.add(parent)
+                parent = posixpath.dirname(parent)
+
+    def entry(self, path: str) -> IndexEntry | None:
+        """This layer's own entry for `path` (an implied directory gets a synthetic one)."""
+        hit = self.by_path.get(path)
+        if hit is None and path in self.implied:
+            hit = IndexEntry(Entry(path=path, type="dir", size=0, mode=0o755, uid=0, gid=0, mtime=0.0))
+        return hit
+
+    def hides(self, path: str) -> bool:
+        """True when this layer hides `path` in the layers below it."""
+        p = path
+        while p != ".":
+            if p in self.whiteouts:
+                return True
+            parent = posixpath.dirname(p) or "."
+            if parent in self.opaque:
+                return True
+            above = self.by_path.get(parent)
+            if above is not None and above.entry.type != "dir":
+                return True  # a file or link written over a directory replaces what was under it
+            p = parent
+        return False
+
+
+@dataclass(frozen=True)
+class Node:
+    """A resolved path: the entry that answers for it and the layer it lives in (`layer` None for the root)."""
+
+    path: str
+    entry: Entry
+    index_entry: IndexEntry | None
+    layer: LayerView | None
+
+    @property
+    def kind(self) -> str:
+        """'file' | 'directory' | 'other' (fsspec's vocabulary; a hard link is a file)."""
+        return {"file": "file", "hardlink": "file", "dir": "directory"}.get(self.entry.type, "other")
+
+
+_ROOT = Entry(path=".", type="dir", size=0, mode=0o755, uid=0, gid=0, mtime=0.0)
+
+
+class MergedView:
+    """The merged filesystem of layers `order` (top first), each `LayerView` made on demand by `view(pos)`."""
+
+    def __init__(self, order: Sequence[int], view: Callable[[int], LayerView], name: str):
+        self._order = list(order)
+        self._view = view
+        self.name = name  # how errors name the image
+
+    def lookup(self, path: str) -> tuple[IndexEntry, LayerView] | None:
+        """The entry answering for `path` (no symlink followed), or None when no layer has it or one hides it."""
+        for pos in self._order:
+            v = self._view(pos)
+            hit = v.entry(path)
+            if hit is not None:
+                return hit, v
+            if v.hides(path):
+                return None
+        return None
+
+    def resolve(self, path: str, *, follow: bool = True) -> Node:
+        """The node `path` names, following symlinks inside the image (the last one too unless `follow` is False)."""
+        if not isinstance(path, str):
+            raise ValueError("path must be a string")
+        queue = [p for p in normalize_path(path).split("/") if p != "."]
+        done: list[str] = []
+        hops = 0
+        found: tuple[IndexEntry, LayerView] | None = None
+        while queue:
+            comp = queue.pop(0)
+            if comp == "..":
+                if done:
+                    done.pop()  # `..` at the root stays at the root: never outside the image
+                found = None
+                continue
+            here = "/".join([*done, comp])
+            found = self.lookup(here)
+            if found is None:
+                raise PathNotFound(f"{self.name}: no {here!r} in the image (resolving {path!r})")
+            entry = found[0].entry
+            if entry.type == "symlink" and (queue or follow):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise SymlinkLoop(f"{self.name}: more than {MAX_SYMLINK_HOPS} symlinks resolving {path!r} "
+                                      "(a loop)")
+                if entry.linkname.startswith("/"):
+                    done = []
+                queue = [p for p in entry.linkname.split("/") if p not in ("", ".")] + queue
+                found = None
+                continue
+            if queue and entry.type != "dir":
+                raise PathNotFound(f"{self.name}: {here!r} is a {entry.type}, not a directory (resolving {path!r})")
+            done.append(comp)
+        real = "/".join(done) or "."
+        if found is None:  # the root, or a path that came back to a directory through `..`
+            if real == ".":
+                return Node(".", _ROOT, None, None)
+            found = self.lookup(real)
+            if found is None:
+                raise PathNotFound(f"{self.name}: no {real!r} in the image (resolving {path!r})")
+        return Node(real, found[0].entry, found[0], found[1])
+
+    def content_node(self, path: str) -> Node:
+        """The node whose bytes `path` has: symlinks followed, a hard link taken to its target; NotAFile else."""
+        node = self.resolve(path)
+        if node.entry.type == "hardlink":
+            target = node.layer.by_path.get(normalize_path(node.entry.linkname)) if node.layer else None
+            if target is None or target.entry.type != "file":
+                raise PathNotFound(f"{self.name}: hard link {node.path!r} -> {node.entry.linkname!r} has no "
+                                   "regular file as its target in its layer")
+            node = Node(node.path, target.entry, target, node.layer)
+        if node.entry.type != "file":
+            what = "a directory" if node.entry.type == "dir" else f"a {node.entry.type}"
+            raise NotAFile(f"{self.name}: {path!r} is {what}, not a regular file")
+        return node
