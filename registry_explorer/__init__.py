@@ -13,13 +13,13 @@ import importlib.util
 import sys
 import warnings
 
-from .core import mediatypes
 from .core.errors import (
     BlobTooLarge,
     Cancelled,
     ConnectionFailed,
     Denied,
     DigestMismatch,
+    FetchFailed,
     InvalidAttestation,
     InvalidManifest,
     InvalidPlatform,
@@ -40,6 +40,7 @@ from .core.limits import MANIFEST_LIMIT
 from .core.models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .core.platform import Platform
 from .core.reference import Reference, parse_reference
+from .state_base import mediatypes
 
 __version__ = "0.1.0"
 
@@ -147,7 +148,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BLOB_LIMIT", "MANIFEST_LIMIT", "BlobTooLarge", "Cache", "Cancelled", "Client", "ConnectionFailed", "Credential", "Denied",
-    "Descriptor", "DigestMismatch", "Explorer", "History", "ImageConfig", "Index", "InvalidManifest",
+    "Descriptor", "DigestMismatch", "FetchFailed", "Explorer", "History", "ImageConfig", "Index", "InvalidManifest",
     "InvalidPlatform", "InvalidReference", "Layout", "LayoutReference", "Manifest", "ManifestTooLarge", "MissingExtra", "NotFound",
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",

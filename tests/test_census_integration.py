@@ -79,8 +79,8 @@ def test_threads_processes_and_a_dask_cluster_write_the_same_parquet(reg, tmp_pa
 _KILLED_CHILD = textwrap.dedent("""
     import sys, time
     import registry_explorer as rx
-    import registry_explorer.census_engine.run as census_engine.run
-    census_engine.run.FLUSH_UNITS = 3  # small chunks, so a kill lands between journal lines
+    import registry_explorer.census_engine.run as census_run
+    census_run.FLUSH_UNITS = 3  # small chunks, so a kill lands between journal lines
     host, out, cfg = sys.argv[1:4]
     def slow(n):
         time.sleep(0.05)  # slow enough for the parent to kill us mid-way

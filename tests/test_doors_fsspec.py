@@ -14,8 +14,8 @@ import pytest
 from helpers.clients import client_for
 
 import registry_explorer as rx
-from registry_explorer.doors.dockerfs import DockerFileSystem, ReadOnly
 from registry_explorer.core.errors import PathNotFound
+from registry_explorer.doors.dockerfs import DockerFileSystem, ReadOnly
 from registry_explorer.imagefs.filesystem import ImageFS
 from registry_explorer.sandbox import samples_data
 from registry_explorer.sandbox.push import push_image

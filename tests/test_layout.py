@@ -13,6 +13,7 @@ import registry_explorer as rx
 from registry_explorer import frames
 from registry_explorer.core import mediatypes as mt
 from registry_explorer.sandbox.registry import require_binary
+from registry_explorer.sources.layout import parse_layout_reference
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +96,7 @@ def test_layout_detects_corruption_and_bad_input(open_registry, tmp_path, images
     with pytest.raises(rx.NotFound, match="not an OCI image layout"):
         rx.Layout(tmp_path / "missing")
     with pytest.raises(rx.InvalidReference):
-        rx.layout.parse_layout_reference("docker://x")
+        parse_layout_reference("docker://x")
 
 
 def test_skopeo_reads_our_layout(open_registry, tmp_path, images):
@@ -109,7 +110,7 @@ def test_skopeo_reads_our_layout(open_registry, tmp_path, images):
 
 
 def test_parse_layout_reference():
-    p = rx.layout.parse_layout_reference
+    p = parse_layout_reference
     assert p("oci:/a/b:v1") == rx.LayoutReference("/a/b", "v1", None)
     assert p("oci:/a/b") == rx.LayoutReference("/a/b", None, None)
     d = "sha256:" + "a" * 64

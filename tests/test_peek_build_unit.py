@@ -35,7 +35,7 @@ def test_truncated_zstd_is_invalid():
 
 def test_stored_index_without_its_block_digests_is_refused():
     idx = LayerIndex(layer_digest="sha256:" + "a" * 64, layer_size=3 * BLOCK + 1, media_type="x",
-                     kind="gzip-checkpoints", verification="layer-digest", seek_points=[(0, 0)],
+                     kind="gzip-checkpoints", chain="verified-index", seek_points=[(0, 0)],
                      blocks=[b"\1" * 32] * 4)
     again = LayerIndex.from_bytes(idx.to_bytes(), layer_digest=idx.layer_digest)
     assert again.blocks == idx.blocks and again.check_block(0, b"") is False

@@ -15,8 +15,8 @@ import pytest
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
-from registry_explorer.core.errors import SymlinkLoop
 from registry_explorer import frames
+from registry_explorer.core.errors import SymlinkLoop
 from registry_explorer.layers import iter_layer
 from registry_explorer.sandbox.push import push_image
 from registry_explorer.sandbox.samples_peek import big_image, build_peek_images

@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 
 import registry_explorer as rx
-from registry_explorer import frames
+from registry_explorer import frames, queries
 from registry_explorer.core.errors import InvalidManifest, NotFound
-from registry_explorer import queries
 
 
 class FakeSource:

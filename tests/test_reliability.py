@@ -12,7 +12,7 @@ from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
 from registry_explorer.http.retry import RetryPolicy, parse_retry_after
-from registry_explorer.sources.common import RESUME_ATTEMPTS, RESUME_TOTAL_LIMIT
+from registry_explorer.sources.download import RESUME_ATTEMPTS, RESUME_TOTAL_LIMIT
 
 pytestmark = pytest.mark.integration
 
@@ -216,7 +216,7 @@ def test_connection_closed_early_is_resumed(setup, tmp_path):
 
 @pytest.mark.parametrize("delta", [+100_000, -100_000])
 def test_wrong_content_length_stream_api(setup, delta):
-    """open_blob checks Content-Length against the descriptor as the response arrives (client._raw_blob):
+    """open_blob checks Content-Length against the descriptor as the response arrives (client.raw_blob):
     SizeMismatch before the caller reads a byte, not a ConnectionFailed or a late error at EOF."""
     proxy, client, ref, big, waits = setup
     proxy.content_length_delta = delta

@@ -25,6 +25,7 @@
     ├── InvalidAttestation          .what  bytes that are not the DSSE/in-toto/SLSA/SBOM/cosign document claimed
     ├── SignatureError              .reason  a signature did not verify (which check failed is in .reason)
     ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
+    ├── FetchFailed                 .failures .succeeded .first  some blobs of a fetch_blobs call failed
     ├── Cancelled                   the caller cancelled; partial files were removed
     └── MissingExtra                (also ImportError) .module .extra .feature  an optional extra is not installed
 
@@ -212,6 +213,21 @@ class PlatformNotFound(RegistryExplorerError):
         self.available = list(available)
         avail = ", ".join(self.available) or "none"
         super().__init__(f"no manifest for platform {wanted}; available: {avail}")
+
+
+class FetchFailed(RegistryExplorerError):
+    """Some blobs of one `fetch_blobs` call failed while the others were written.
+
+    `.failures` maps each failed digest to its error, `.succeeded` lists the files written, and
+    `.first` is the first failure (what a message explains).
+    """
+
+    def __init__(self, failures: dict, succeeded: list, *, total: int):
+        self.failures = dict(failures)
+        self.succeeded = list(succeeded)
+        self.first = next(iter(self.failures.values()))
+        super().__init__(f"{len(self.failures)} of {total} blobs failed ({len(self.succeeded)} written); "
+                         f"first: {self.first}")
 
 
 class Cancelled(RegistryExplorerError):

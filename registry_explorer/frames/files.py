@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..layers import Entry, Placed, efficiency
 from ..imagefs.listing import image_entries, image_layers, layer_entries
+from ..layers import Entry, Placed, efficiency
 from ..sources.protocol import Source
 
 FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "whiteout"]

@@ -17,8 +17,8 @@ import pandas as pd
 from ..core import mediatypes as mt
 from ..core.models import Descriptor, ImageConfig, Index, Manifest
 from ..core.units import human_size
-from ..sources.protocol import Source
 from ..sources.batch import TAG_WORKERS, image_pair, tag_rows
+from ..sources.protocol import Source
 
 PLATFORM_COLUMNS = ["os", "architecture", "variant", "os_version", "media_type", "digest", "size",
                     "artifact_type", "annotations", "is_attestation"]

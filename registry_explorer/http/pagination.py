@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core import mediatypes as mt
 from ..core.errors import InvalidManifest, NotFound, ProtocolError, RegistryError, TooLarge
-from ..core.limits import LIST_BYTES_LIMIT, MAX_PAGES, PAGE_LIMIT, REFERRERS_LIMIT
+from ..core.limits import LIST_BYTES_LIMIT, LIST_ITEMS_LIMIT, MAX_PAGES, PAGE_LIMIT, PAGE_SIZE, REFERRERS_LIMIT
 from ..core.models import Index, parse_manifest
 from .values import http_url, netloc
 
@@ -78,6 +78,25 @@ def json_list(body: bytes, key: str, what: str) -> list:
     return items
 
 
+def names(transport, registry: str, path: str, scope: str, key: str, page_size: int) -> list[str]:
+    """Every name of a paginated list (`tags` of a repository, `repositories` of the catalog), bounded."""
+    if not 0 < page_size <= PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
+    purpose = "tags" if key == "tags" else "catalog"
+
+    def fetch(url: str | None):
+        return transport.request("GET", registry, path, scope=scope, url=url,
+                                 params=None if url else {"n": page_size}, purpose=purpose)
+
+    api_host = transport.base_url(registry).split("://", 1)[1]
+    out: list[str] = []
+    for _resp, body in pages(fetch, api_host, f"{purpose} of {registry}"):
+        out.extend(str(x) for x in json_list(body, key, purpose))
+        if len(out) > LIST_ITEMS_LIMIT:
+            raise TooLarge(f"{purpose} of {registry}", LIST_ITEMS_LIMIT, len(out), hint=" (counted in entries)")
+    return out
+
+
 def referrers(client, ref, digest: str, artifact_type: str | None) -> list:
     """Descriptors whose subject is `digest`: the referrers API, else the `<alg>-<hex>` tag schema.
 
@@ -99,7 +118,8 @@ def referrers(client, ref, digest: str, artifact_type: str | None) -> list:
             missing = True
         return resp
 
-    for resp, body in pages(fetch, client._api_host(ref.registry), f"referrers of {digest}"):
+    api_host = client.transport.base_url(ref.registry).split("://", 1)[1]
+    for resp, body in pages(fetch, api_host, f"referrers of {digest}"):
         if missing:
             return _referrers_by_tag(client, ref, digest, artifact_type)
         filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")

@@ -14,11 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-if TYPE_CHECKING:  # typing only: tokenserver imports this module to bind the handler
-    from .tokenserver import TokenServer
 
 
 def _split_scopes(values: Iterable[str]) -> list[str]:
@@ -37,7 +34,9 @@ def _new_record(method: str, path: str, query: dict[str, str], scopes: list[str]
 class _Handler(BaseHTTPRequestHandler):
     """One /token request; `token_server` is bound per server (see TokenServer.start)."""
 
-    token_server: TokenServer  # set on the bound subclass
+    # The TokenServer (tokenserver.py) this handler answers for, set on the bound subclass; not imported
+    # here, because tokenserver.py imports this module to bind it (no cycle, not even for typing).
+    token_server: Any
     protocol_version = "HTTP/1.1"
     server_version = "rx-test-token-server/1.0"
 

@@ -1,66 +1,48 @@
 """The read API every content source shares: walk indexes to an image, read its config, fetch blobs.
 
 `Client` (a registry) and `Layout` (an OCI image layout directory) each provide only
-`parse`, `manifest` and `_raw_blob`; everything here is built on those, so both behave alike.
+`parse`, `manifest` and `raw_blob`; everything here is built on those, so both behave alike.
 The contract they satisfy together is `protocol.Source`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..core import mediatypes as mt
 from ..core.digest import VerifyingReader, hasher_for, verify
 from ..core.errors import (
     BlobTooLarge,
-    Cancelled,
     ConnectionFailed,
-    DigestMismatch,
     InvalidManifest,
     PlatformNotFound,
-    RegistryError,
 )
 from ..core.limits import MAX_INDEX_DEPTH, MAX_WALK_MANIFESTS
 from ..core.models import Descriptor, ImageConfig, Index, Manifest
 from ..core.platform import DEFAULT_PLATFORM, Platform, describe, select
 from ..core.reference import validate_digest
-from ..http.retry import RETRY_STATUSES
 from ..imagefs.filesystem import ImageFS
 from ..imagefs.reader import PeekFile
 from ..peek.index import DEFAULT_SPAN, LayerIndex
+from ..peek.indexes import LayerIndexes
 from ..peek.obtain import layer_index
-from ..peek.store import LayerIndexes
-from .blobcopy import check, pipelined_copy
 from .cache import as_cache
+from .download import ProgressCallback, fetch_blobs
 
 # blob() holds a whole blob in memory; configs are KBs, so 16 MiB is generous and still safe.
 BLOB_LIMIT = 16 << 20
 # Streaming chunk: large enough to amortise syscalls and hashing calls.
 CHUNK = 1 << 20
 DEFAULT_WORKERS = 4
-# Downloads in flight are `<name>.partial`: recognisable, never mistaken for a verified blob.
-PARTIAL_SUFFIX = ".partial"
-# A broken download is resumed until this many attempts in a row made no progress, as
-# containerd's httpReadSeeker does (errsWithNoProgress): a flaky link that keeps delivering
-# bytes is not given up on just because it broke often.
-RESUME_ATTEMPTS = 5
-# ...but never more than this many resumes in all, so a server that sends a few bytes per
-# connection cannot keep a fetch going forever.
-RESUME_TOTAL_LIMIT = 64
-
-log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[Descriptor, int, int], None]
 
 
 class SourceBase:
-    """Shared read API over `parse`, `manifest`, `_raw_blob` and `read_range`, which subclasses provide."""
+    """Shared read API over `parse`, `manifest`, `raw_blob` and `read_range`, which subclasses provide."""
 
     workers: int = DEFAULT_WORKERS
     cache = None  # an rx.Cache for layer indexes (and, where _caches_documents, small blobs)
@@ -81,8 +63,11 @@ class SourceBase:
         """Fetch a verified manifest or index."""
         raise NotImplementedError
 
-    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0):  # pragma: no cover - abstract
-        """Context manager yielding the unverified blob from `offset` (read/readinto, `.start`)."""
+    def raw_blob(self, ref, descriptor: Descriptor, offset: int = 0):  # pragma: no cover - abstract
+        """Context manager yielding the UNVERIFIED blob from `offset` (read/readinto, `.start`).
+
+        Callers verify what they read: `open_blob` wraps it in a VerifyingReader, `download.fetch_to`
+        hashes every byte it writes and renames the file only after the digest checked."""
         raise NotImplementedError
 
     def read_range(self, ref, descriptor: Descriptor, start: int, end: int) -> bytes:  # pragma: no cover
@@ -111,7 +96,7 @@ class SourceBase:
     @contextlib.contextmanager
     def open_blob(self, ref, descriptor: Descriptor) -> Iterator[VerifyingReader]:
         """Stream a blob: yields a file-like reader that raises DigestMismatch at EOF if corrupt."""
-        with self._raw_blob(self.parse(ref), descriptor) as raw:
+        with self.raw_blob(self.parse(ref), descriptor) as raw:
             yield VerifyingReader(raw, descriptor.digest, descriptor.size if descriptor.size >= 0 else None,
                                   what=f"blob {descriptor.digest}", origin=self.origin)
 
@@ -203,135 +188,17 @@ class SourceBase:
                 chunks.append(chunk)
         return b"".join(chunks)
 
-    def fetch_blobs(
-        self,
-        ref,
-        descriptors: Sequence[Descriptor],
-        dest: str | os.PathLike,
-        *,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[Path]:
-        """Download blobs to `<dest>/<algorithm>-<hex>`, verified, atomically, several at once.
+    def fetch_blobs(self, ref, descriptors: Sequence[Descriptor], dest: str | os.PathLike, *,
+                    workers: int | None = None, progress: ProgressCallback | None = None,
+                    cancel: threading.Event | None = None) -> list[Path]:
+        """Download blobs to `<dest>/<algorithm>-<hex>`, verified, atomically, several at once (`download.py`).
 
-        A file appears under its final name only after its digest checked out. If any blob
-        fails, the others still finish; then the first failure is raised, carrying
-        `.failures` (digest -> exception) and `.succeeded` (paths written). Setting `cancel`
-        stops every download at its next chunk and raises Cancelled.
+        If any blob fails the others still finish; then, of several blobs, `FetchFailed` says which
+        failed (`.failures`) and what was written (`.succeeded`); one blob's failure is raised as it
+        is. `cancel` stops every download at its next chunk (Cancelled).
         """
-        ref = self.parse(ref)
-        dest = Path(dest)
-        if dest.exists() and not dest.is_dir():
-            raise NotADirectoryError(f"fetch_blobs destination {dest} exists and is not a directory")
-        dest.mkdir(parents=True, exist_ok=True)
-        descs = list(descriptors)
-        for d in descs:
-            validate_digest(d.digest)
-        from concurrent.futures import ThreadPoolExecutor  # imported on first use: import time matters
-
-        unique = list({d.digest: d for d in descs}.values())  # the same blob twice is fetched once
-        n = max(1, min(workers or self.workers, len(unique) or 1))
-        results: dict[str, Path] = {}
-        failures: dict[str, BaseException] = {}
-        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rx-fetch") as pool:
-            futures = {pool.submit(self._fetch_one, ref, d, dest, progress, cancel): d.digest for d in unique}
-            for fut, digest in futures.items():
-                try:
-                    results[digest] = fut.result()
-                except BaseException as exc:  # noqa: BLE001 - collected, the first re-raised below
-                    failures[digest] = exc
-        paths = [results[d.digest] for d in descs if d.digest in results]
-        if failures:
-            first = next(iter(failures.values()))
-            first.failures = failures  # type: ignore[attr-defined]
-            first.succeeded = paths  # type: ignore[attr-defined]
-            raise first
-        return paths
-
-    def _fetch_one(self, ref, desc: Descriptor, dest: Path, progress, cancel=None) -> Path:
-        return self._fetch_to(ref, desc, dest / desc.digest.replace(":", "-", 1), progress, cancel)
-
-    def _fetch_to(self, ref, desc: Descriptor, final: Path, progress, cancel=None) -> Path:
-        """Stream one blob to `final` via `<final>.partial`, renamed only after verification.
-
-        A broken connection resumes with Range from the bytes already on disk (keeping the
-        running hash) while attempts keep making progress (see RESUME_ATTEMPTS); a partial file left by an earlier process
-        is resumed the same way. Corrupt content and cancellation delete the partial file; a
-        download that still fails on the network keeps it, clearly named, for the next call.
-        """
-        what = f"blob {desc.digest}"
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"fetch of {desc.digest} was cancelled before it started")
-        if final.is_file() and _file_matches(final, desc):
-            if progress:
-                progress(desc, desc.size, desc.size)
-            return final
-        size = desc.size if desc.size >= 0 else None
-        partial = final.with_name(final.name + PARTIAL_SUFFIX)
-        with _locked(partial) as out:
-            hasher = hasher_for(desc.digest)
-            offset = _adopt_partial(out, hasher, size)
-            adopted = offset > 0  # bytes an earlier, interrupted fetch left behind
-            stalled = resumes = 0  # attempts in a row without progress; attempts in all
-            while True:
-                try:
-                    if size is None or offset < size:
-                        with self._raw_blob(self.parse(ref), desc, offset=offset) as raw:
-                            if raw.start != offset:  # the server ignored Range: start over
-                                out.seek(0)
-                                out.truncate()
-                                hasher, offset = hasher_for(desc.digest), 0
-                            pipelined_copy(
-                                raw.readinto, out.write, hasher, start=offset, size=size,
-                                progress=(lambda done: progress(desc, done, desc.size)) if progress else None,
-                                cancel=cancel, what=desc.digest,
-                            )
-                    out.flush()
-                    if size is not None and out.tell() < size:
-                        # http.client reports a connection closed early as a clean EOF.
-                        raise ConnectionFailed(f"connection closed after {out.tell()} of {size} bytes of {what}",
-                                               kind="stream")
-                    check(hasher, desc.digest, out.tell(), size, what=what)
-                    break
-                except ConnectionFailed as exc:
-                    out.flush()
-                    stalled = 0 if out.tell() > offset else stalled + 1
-                    offset = out.tell()
-                    resumes += 1
-                    if stalled > RESUME_ATTEMPTS or resumes > RESUME_TOTAL_LIMIT or exc.kind in ("tls-verify", "tls-handshake", "redirect"):
-                        if offset:
-                            exc.partial = partial  # kept: a later fetch resumes from it
-                        else:
-                            out.close()
-                            partial.unlink(missing_ok=True)  # nothing worth keeping
-                        raise
-                    log.info("resuming %s at byte %d after: %s", desc.digest, offset, exc)
-                except RegistryError as exc:
-                    if exc.status in RETRY_STATUSES:  # still failing after retries, but transient
-                        exc.partial = partial
-                        raise
-                    out.close()
-                    partial.unlink(missing_ok=True)
-                    raise
-                except DigestMismatch:
-                    if not adopted:
-                        out.close()
-                        partial.unlink(missing_ok=True)
-                        raise
-                    # The leftover partial file was not a prefix of this blob: start over once.
-                    adopted = False
-                    out.seek(0)
-                    out.truncate()
-                    hasher, offset = hasher_for(desc.digest), 0
-                except BaseException:
-                    out.close()
-                    partial.unlink(missing_ok=True)
-                    raise
-            out.close()
-            os.replace(partial, final)
-        return final
-
+        return fetch_blobs(self, self.parse(ref), descriptors, dest, workers=workers or self.workers,
+                           progress=progress, cancel=cancel)
 
 def walk(source, ref, root: Manifest | Index) -> tuple[list[Manifest | Index], dict[str, Descriptor]]:
     """Every manifest under `root` (each once, parents first) and every blob they name, by digest.
@@ -369,56 +236,7 @@ def walk(source, ref, root: Manifest | Index) -> tuple[list[Manifest | Index], d
     return docs, blobs
 
 
-@contextlib.contextmanager
-def _locked(partial: Path):
-    """Open (creating) the partial file with an exclusive lock, so two processes never interleave."""
-    fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
-    f = os.fdopen(fd, "r+b", buffering=0)
-    try:
-        try:
-            _lock_exclusive(f.fileno())
-        except BlockingIOError:
-            raise Cancelled(f"another process is already downloading {partial.name}; try again later") from None
-        yield f
-    finally:
-        f.close()
-
-
-def _lock_exclusive(fd: int) -> None:
-    """flock(LOCK_EX | LOCK_NB) where fcntl exists (POSIX); on Windows, no cross-process lock."""
-    try:
-        import fcntl  # POSIX only: imported here so `import registry_explorer` works on Windows
-    except ImportError:
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _adopt_partial(out, hasher, size: int | None) -> int:
-    """Hash what an earlier attempt left in the partial file; returns where to resume."""
-    out.seek(0, os.SEEK_END)
-    have = out.tell()
-    if have and size is not None and have > size:
-        out.truncate(0)
-        have = 0
-    out.seek(0)
-    while chunk := out.read(CHUNK):
-        hasher.update(chunk)
-    out.seek(have)
-    return have
-
-
 def _digest_ok(data: bytes, digest: str) -> bool:
     h = hasher_for(digest)
     h.update(data)
     return f"{h.name}:{h.hexdigest()}" == digest
-
-
-def _file_matches(path: Path, desc: Descriptor) -> bool:
-    """True when an existing file already holds exactly the blob (so it need not be fetched again)."""
-    if desc.size >= 0 and path.stat().st_size != desc.size:
-        return False
-    h = hasher_for(desc.digest)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return f"{h.name}:{h.hexdigest()}" == desc.digest

@@ -30,11 +30,12 @@ from ..core.errors import (
     RangeRefused,
     SizeMismatch,
 )
-from ..http.trace import Trace, count_local
 from ..core.limits import MANIFEST_LIMIT
 from ..core.models import Descriptor, Index, Manifest, parse_manifest
 from ..core.reference import validate_digest
+from ..http.trace import Trace, count_local
 from .common import ProgressCallback, SourceBase, walk
+from .download import fetch_to
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -199,7 +200,7 @@ class Layout(SourceBase):
                               reference=ref.with_digest(desc.digest))
 
     @contextlib.contextmanager
-    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator:
+    def raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator:
         """The blob file from `offset`, unverified (Source.open_blob and fetch_blobs verify it)."""
         path = self._blob_path(descriptor.digest)
         with _open_regular(path, f"blob {descriptor.digest}") as f:
@@ -210,7 +211,7 @@ class Layout(SourceBase):
         """Exactly bytes [start, end) of a blob file, unverified; RangeRefused if the file is shorter."""
         if isinstance(start, bool) or isinstance(end, bool) or not 0 <= start < end:
             raise ValueError(f"a byte range needs 0 <= start < end, not {start}..{end}")
-        with self._raw_blob(self.parse(ref), descriptor, offset=start) as raw:
+        with self.raw_blob(self.parse(ref), descriptor, offset=start) as raw:
             data = raw.read(end - start)
         if len(data) != end - start:
             raise RangeRefused(f"blob {descriptor.digest} in {self.path} is shorter than its descriptor")
@@ -360,7 +361,7 @@ def copy_into_layout(source, ref, root: Manifest | Index, out: Path, tag: str | 
     for algo in {d.digest.split(":", 1)[0] for d in todo}:
         (out / "blobs" / algo).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, min(source.workers, len(todo) or 1))) as pool:
-        futures = [pool.submit(source._fetch_to, ref, d, out / "blobs" / d.digest.replace(":", "/", 1), progress)
+        futures = [pool.submit(fetch_to, source, ref, d, out / "blobs" / d.digest.replace(":", "/", 1), progress)
                    for d in todo]
         for fut in futures:
             fut.result()

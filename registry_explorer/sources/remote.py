@@ -24,14 +24,13 @@ from ..core.errors import (
     ManifestTooLarge,
     RangeRefused,
     SizeMismatch,
-    TooLarge,
 )
-from ..core.limits import LIST_ITEMS_LIMIT, MANIFEST_LIMIT, PAGE_SIZE
+from ..core.limits import MANIFEST_LIMIT, PAGE_SIZE
 from ..core.models import Descriptor, Index, Manifest, parse_manifest
 from ..core.platform import Platform
 from ..core.reference import Reference, normalize_registry, parse_reference, validate_digest
 from ..http.credentials import CredentialStore
-from ..http.pagination import json_list, pages
+from ..http.pagination import names
 from ..http.response import Response
 from ..http.retry import RetryPolicy, as_policy
 from ..http.trace import TRACE_LIMIT, Trace
@@ -77,12 +76,11 @@ class Client(SourceBase):
             deadline=deadline,
         )
         self.workers = workers
-        self._manifests: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
-        self._cache_lock = threading.Lock()
         # On-disk content-addressed cache (rx.Cache) for documents fetched by digest and layer
         # indexes (issue 12): by default under $XDG_CACHE_HOME/registry-explorer; cache=False
         # keeps everything in memory for this client only (see cache.as_cache).
         self._init_source(cache)
+        self._manifests = _Manifests(self.cache, self.trace)
 
     def parse(self, text: str | Reference) -> Reference:
         """Parse a registry reference (what this source's methods accept)."""
@@ -149,11 +147,7 @@ class Client(SourceBase):
             raise ManifestTooLarge(f"manifest {expected.digest}", MANIFEST_LIMIT, expected.size)
         want = expected.digest if expected else (ref.digest if identifier == ref.digest else None)
         if want:
-            cached = self._cache_get(want)
-            if cached is None:
-                cached = _disk_manifest(self.cache, want)
-                if cached is not None:  # valid content, but not the registry's answer: the trace says so
-                    self.trace.cached("manifest", want, len(cached[0]))
+            cached = self._manifests.get(want)
             if cached is not None:
                 raw, ctype = cached
                 # A cache hit must satisfy the descriptor exactly as a fetch would (digest and size).
@@ -184,24 +178,8 @@ class Client(SourceBase):
                 raise DigestMismatch(header_digest, digest, what=what)
         desc = _with_type(expected, ctype) if expected else Descriptor(ctype, digest, len(raw))
         parsed = parse_manifest(raw, ctype, descriptor=desc, reference=ref.with_digest(digest))
-        self._cache_put(digest, raw, parsed.media_type)
+        self._manifests.put(digest, raw, parsed.media_type)
         return parsed
-
-    def _cache_get(self, digest: str):
-        with self._cache_lock:
-            hit = self._manifests.get(digest)
-            if hit is not None:
-                self._manifests.move_to_end(digest)
-            return hit
-
-    def _cache_put(self, digest: str, raw: bytes, media_type: str) -> None:
-        if self.cache is not None:
-            self.cache.put("manifest", digest, media_type.encode("ascii", "replace") + b"\n" + raw)
-        with self._cache_lock:
-            self._manifests[digest] = (raw, media_type)
-            self._manifests.move_to_end(digest)
-            while len(self._manifests) > MANIFEST_CACHE_ENTRIES:
-                self._manifests.popitem(last=False)
 
     # -- blobs -----------------------------------------------------------------------------------
 
@@ -213,7 +191,7 @@ class Client(SourceBase):
         )
 
     @contextlib.contextmanager
-    def _raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator[Response]:
+    def raw_blob(self, ref, descriptor: Descriptor, offset: int = 0) -> Iterator[Response]:
         """The unverified blob body from `offset`; Source.open_blob and fetch_blobs verify it.
 
         With an offset, asks for `Range: bytes=<offset>-` and checks the 206's Content-Range; a
@@ -239,20 +217,7 @@ class Client(SourceBase):
         resp = self._blob_response(parse_reference(ref), descriptor, headers={"Range": f"bytes={start}-{end - 1}"},
                                    ok=(416,))
         try:
-            reason = None
-            parsed = content_range(resp.headers.get("Content-Range")) if resp.status == 206 else None
-            if resp.status == 200:
-                reason = "the registry ignored Range (200 with the whole blob)"
-            elif resp.status == 416:
-                reason = "the registry refused the Range (416)"
-            elif parsed is None or parsed[0] != start or parsed[1] != end - 1 \
-                    or (parsed[2] is not None and parsed[2] != descriptor.size):
-                reason = (f"Content-Range {resp.headers.get('Content-Range')!r} is not "
-                          f"bytes {start}-{end - 1}/{descriptor.size}")
-            if reason is None:
-                data = resp.read_all(end - start, f"range of blob {descriptor.digest}")
-                if len(data) != end - start:
-                    reason = f"the 206 body has {len(data)} bytes, not {end - start}"
+            data, reason = _ranged_body(resp, descriptor, start, end)
         finally:
             resp.close()
         if reason is not None:
@@ -300,7 +265,7 @@ class Client(SourceBase):
     def tags(self, repo_or_ref: str | Reference, *, page_size: int = PAGE_SIZE) -> list[str]:
         """All tags of a repository, following `Link: <...>; rel="next"` pagination."""
         ref = parse_reference(repo_or_ref)
-        return self._paginate(ref.registry, f"/v2/{ref.repository}/tags/list", _scope(ref), "tags", page_size)
+        return names(self.transport, ref.registry, f"/v2/{ref.repository}/tags/list", _scope(ref), "tags", page_size)
 
     def catalog(self, registry: str | Reference, *, page_size: int = PAGE_SIZE) -> list[str]:
         """All repositories the registry lists in /v2/_catalog, following pagination."""
@@ -313,26 +278,23 @@ class Client(SourceBase):
             if not reg or "/" in reg:
                 raise InvalidReference(str(registry), "catalog() takes a registry host such as 'ghcr.io' or '127.0.0.1:5000'")
             reg = normalize_registry(reg)
-        return self._paginate(reg, "/v2/_catalog", "registry:catalog:*", "repositories", page_size)
+        return names(self.transport, reg, "/v2/_catalog", "registry:catalog:*", "repositories", page_size)
 
-    def _api_host(self, registry: str) -> str:
-        return self.transport.base_url(registry).split("://", 1)[1]
 
-    def _paginate(self, registry: str, path: str, scope: str, key: str, page_size: int) -> list[str]:
-        if not 0 < page_size <= PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
-        purpose = "tags" if key == "tags" else "catalog"
-
-        def fetch(url: str | None) -> Response:
-            return self.transport.request("GET", registry, path, scope=scope, url=url,
-                                          params=None if url else {"n": page_size}, purpose=purpose)
-
-        out: list[str] = []
-        for _resp, body in pages(fetch, self._api_host(registry), f"{purpose} of {registry}"):
-            out.extend(str(x) for x in json_list(body, key, purpose))
-            if len(out) > LIST_ITEMS_LIMIT:
-                raise TooLarge(f"{purpose} of {registry}", LIST_ITEMS_LIMIT, len(out), hint=" (counted in entries)")
-        return out
+def _ranged_body(resp: Response, descriptor: Descriptor, start: int, end: int) -> tuple[bytes, str | None]:
+    """(body, None) when `resp` holds exactly bytes [start, end) of the blob, else (b"", why not)."""
+    parsed = content_range(resp.headers.get("Content-Range")) if resp.status == 206 else None
+    if resp.status == 200:
+        return b"", "the registry ignored Range (200 with the whole blob)"
+    if resp.status == 416:
+        return b"", "the registry refused the Range (416)"
+    if parsed is None or parsed[0] != start or parsed[1] != end - 1 \
+            or (parsed[2] is not None and parsed[2] != descriptor.size):
+        return b"", f"Content-Range {resp.headers.get('Content-Range')!r} is not bytes {start}-{end - 1}/{descriptor.size}"
+    data = resp.read_all(end - start, f"range of blob {descriptor.digest}")
+    if len(data) != end - start:
+        return b"", f"the 206 body has {len(data)} bytes, not {end - start}"
+    return data, None
 
 
 def _blob_start(resp: Response, descriptor: Descriptor, offset: int) -> int:
@@ -357,6 +319,41 @@ def _blob_start(resp: Response, descriptor: Descriptor, offset: int) -> int:
     if parsed is None or parsed[0] != offset:
         raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}", kind="range")
     return offset
+
+
+class _Manifests:
+    """Manifests by digest: a memory LRU, then the disk cache (re-hashed; a hit is noted in the trace)."""
+
+    def __init__(self, cache, trace: Trace):
+        self._cache, self._trace = cache, trace
+        self._memory: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[bytes, str] | None:
+        """(raw, media type) of a manifest already seen, or None."""
+        with self._lock:
+            hit = self._memory.get(digest)
+            if hit is not None:
+                self._memory.move_to_end(digest)
+                return hit
+        hit = _disk_manifest(self._cache, digest)
+        if hit is not None:  # valid content, but not the registry's answer: the trace says so
+            self._trace.cached("manifest", digest, len(hit[0]))
+            self._remember(digest, *hit)
+        return hit
+
+    def put(self, digest: str, raw: bytes, media_type: str) -> None:
+        """Keep a verified manifest in memory and in the disk cache."""
+        if self._cache is not None:
+            self._cache.put("manifest", digest, media_type.encode("ascii", "replace") + b"\n" + raw)
+        self._remember(digest, raw, media_type)
+
+    def _remember(self, digest: str, raw: bytes, media_type: str) -> None:
+        with self._lock:
+            self._memory[digest] = (raw, media_type)
+            self._memory.move_to_end(digest)
+            while len(self._memory) > MANIFEST_CACHE_ENTRIES:
+                self._memory.popitem(last=False)
 
 
 def _disk_manifest(cache, digest: str):

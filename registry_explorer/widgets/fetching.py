@@ -14,9 +14,9 @@ from pathlib import Path
 from traitlets import Bool, Dict, Int, List, Tuple, Unicode
 
 from ..core.units import human_size
-from .core import StateCore, serialized
 from .labels import plural, plural_word
 from .messages import CANCELLED, error_message
+from .state_base import StateCore, serialized
 
 # Per-bar progress updates: a browser redrawing more often than ~10 times a second gains
 # nothing, and every update is a comm message from the kernel.

@@ -18,8 +18,8 @@ from .. import frames
 from ..core import mediatypes as mt
 from ..core.units import human_size
 from .content import PREVIEW_LIMIT, as_text, read_preview
-from .core import StateCore, serialized
 from .labels import digest12, plural
+from .state_base import StateCore, serialized
 
 MERGED = "merged"
 TAG_PAGE = 50

@@ -13,6 +13,7 @@ from ..core.errors import (
     ConnectionFailed,
     Denied,
     DigestMismatch,
+    FetchFailed,
     InvalidManifest,
     InvalidPlatform,
     InvalidReference,
@@ -94,6 +95,8 @@ def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
     """One sentence (or two) explaining `exc`, mentioning `ref` (the Reference being worked on) if known."""
     what = str(ref) if ref is not None else "the image"
     reg = _registry(ref)
+    if isinstance(exc, FetchFailed):  # several blobs, some failed: the first failure is the one to explain
+        exc = exc.first
     if isinstance(exc, Cancelled):
         return CANCELLED
     if isinstance(exc, InvalidReference):

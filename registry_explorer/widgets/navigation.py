@@ -14,8 +14,8 @@ from traitlets import Any as AnyTrait
 from traitlets import List, Unicode, observe
 
 from ..core.models import Index
-from .core import StateCore, serialized
 from .labels import digest12, plural
+from .state_base import StateCore, serialized
 
 __all__ = ["PLACE", "NavMixin"]
 

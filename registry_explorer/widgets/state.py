@@ -9,7 +9,7 @@ Methods never raise for what a user can get wrong (a bad reference, a missing ta
 failure): they return False and put one clear sentence in `error` (and `status`).
 
 This module holds navigation (resolve, history, platforms); fetching.py, listings.py,
-tabs.py (what a tab loads when shown) and core.py hold the rest.
+tabs.py (what a tab loads when shown) and state_base.py hold the rest.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from ..core.errors import InvalidManifest, PlatformNotFound
 from ..core.models import Index, Manifest
 from ..core.platform import Platform, select
 from ..core.units import human_size
-from .core import READY, serialized
 from .fetching import FetchMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural
 from .listings import MERGED, ListingsMixin
 from .navigation import NavMixin
+from .state_base import READY, serialized
 from .tabs import TabsMixin
 
 __all__ = ["MERGED", "READY", "ExplorerState"]

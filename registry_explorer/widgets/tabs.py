@@ -12,8 +12,8 @@ import time
 from traitlets import Unicode
 
 from ..core import mediatypes as mt
-from .core import StateCore, serialized
 from .listings import MERGED
+from .state_base import StateCore, serialized
 
 # The view's tabs, in order; the state only needs the names to decide what each one lists.
 TABS = ("Layers", "Config", "History", "Files", "Referrers", "HTTP", "Tags", "Supply chain")

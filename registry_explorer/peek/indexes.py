@@ -16,8 +16,8 @@ from collections import OrderedDict
 
 from ..core.errors import InvalidManifest
 from ..core.models import Descriptor
-from .index import TOC_KINDS, LayerIndex
 from .estargz import index_from_toc
+from .index import TOC_KINDS, LayerIndex
 from .trust import ESTARGZ_TOC, VERIFIED_INDEX, Chain, chains_for
 
 __all__ = ["MEMORY_INDEXES", "LayerIndexes"]
