@@ -13,6 +13,7 @@ import importlib.util
 import sys
 import warnings
 
+from .core import mediatypes
 from .core.errors import (
     BlobTooLarge,
     Cancelled,
@@ -40,7 +41,6 @@ from .core.limits import MANIFEST_LIMIT
 from .core.models import Descriptor, History, ImageConfig, Index, Manifest, parse_manifest
 from .core.platform import Platform
 from .core.reference import Reference, parse_reference
-from .state_base import mediatypes
 
 __version__ = "0.1.0"
 
@@ -103,7 +103,6 @@ _MOVED = {
 
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Import finder for `_MOVED`: `import registry_explorer.client` gives `registry_explorer.sources.remote`."""
-
     def find_spec(self, fullname, path=None, target=None):
         """A spec for an old module path, else None (the normal finders decide)."""
         return importlib.util.spec_from_loader(fullname, self) if fullname in _MOVED else None

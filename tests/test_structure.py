@@ -266,3 +266,42 @@ def test_one_symlink_resolver_and_one_file_reader():
     for rel, t in texts.items():
         if rel.startswith(("doors/", "widgets/")):
             assert "iter_members(" not in t and "extractfile(" not in t, rel
+
+
+def test_no_switch_on_the_kind_of_source():
+    """Issue 22: code that takes a Source never asks which one it has (only sources/rebuild.py builds one)."""
+    import re
+
+    switch = re.compile(r"isinstance\([^)]*\b(Client|Layout)\b|(hasattr|getattr)\((self\.)?(client|source|src)\b")
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).as_posix()
+        if rel == "sources/rebuild.py":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if switch.search(line) and "client_or_trace" not in line:
+                offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+def test_client_and_layout_have_the_same_signatures():
+    """regclient's model: one interface, a registry and a layout behind it with the same signatures."""
+    import inspect
+
+    from registry_explorer.sources.layout import Layout
+    from registry_explorer.sources.protocol import Source
+    from registry_explorer.sources.remote import Client
+
+    methods = [n for n, v in vars(Source).items() if callable(v) and not n.startswith("_")]
+    assert {"tags", "catalog", "read_range", "locate", "settings", "open_file", "has_referrers_api"} <= set(methods)
+    for name in methods:
+        required = {}
+        for cls in (Client, Layout):
+            params = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
+            required[cls.__name__] = [p.name for p in params if p.default is inspect.Parameter.empty
+                                      and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        proto = [p.name for p in list(inspect.signature(getattr(Source, name)).parameters.values())[1:]
+                 if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # Each source accepts what the protocol passes positionally; none needs more than the protocol gives.
+        for cls_name, req in required.items():
+            assert len(req) <= len(proto), (name, cls_name, req, proto)

@@ -11,6 +11,7 @@ number of units in flight, so memory stays flat however many tags there are.
 from __future__ import annotations
 
 import fnmatch
+import html
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -37,7 +38,6 @@ LIST_WORKERS = 8
 
 class Census:
     """The census tables (`census.layers`, `census.tags`, ...) and `census.errors`."""
-
     def __init__(self, include: Iterable[str], read: Callable[[str], pd.DataFrame], *, extra_errors=(), out=None,
                  stats=None):
         self.include = tuple(include)
@@ -78,8 +78,6 @@ class Census:
         return f"Census({sizes}, errors={len(self.errors)})"
 
     def _repr_html_(self) -> str:
-        import html
-
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{len(v)}</td></tr>" for k, v in self.tables.items())
         return f"<div><b>census</b><table>{rows}<tr><td>errors</td><td>{len(self.errors)}</td></tr></table></div>"
 
@@ -108,12 +106,6 @@ def _is_glob(name: str) -> bool:
 
 def _repositories(source, registry, repositories, errors: list[dict]) -> list[str]:
     """Names as given, globs expanded against the catalog (asked for only when needed)."""
-    from ..sources.layout import Layout
-
-    if isinstance(source, Layout):
-        return [str(source.path)]
-    if registry is None:
-        raise ValueError("census() of a Client needs registry= (a host such as '127.0.0.1:5000' or 'ghcr.io')")
     patterns = None if repositories is None else (
         [repositories] if isinstance(repositories, str) else list(repositories))
     named = list(dict.fromkeys(p for p in patterns or () if not _is_glob(p)))
@@ -151,7 +143,7 @@ def _progress(progress, total_hint: int):
     if callable(progress) and not isinstance(progress, bool):
         return progress
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # optional extra (census): tqdm draws the bar
     except ImportError:  # tqdm is optional: the census runs silently without it
         return None
     return tqdm(total=total_hint, desc="census", unit="tag")
@@ -200,10 +192,8 @@ def census(source, registry: str | None = None, repositories: str | Iterable[str
 
 
 def _list_tags(source, registry, repository):
-    from ..sources.layout import Layout
-
     try:
-        return repository, source.tags() if isinstance(source, Layout) else source.tags(f"{registry}/{repository}"), None
+        return repository, source.tags(source.locate(registry, repository)), None
     except RegistryExplorerError as exc:
         return repository, None, exc
 

@@ -12,9 +12,6 @@ cache (`Client(cache=...)`) can serve without asking the registry again.
 
 from __future__ import annotations
 
-import importlib
-import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import mediatypes as mt
@@ -25,99 +22,38 @@ from ..core.platform import Platform
 from ..core.units import human_size
 from ..frames.census_tables import to_json
 from ..frames.manifests import align_history, history_rows
+from ..sources.protocol import SourceSettings
+from ..sources.rebuild import shared_source
 
 __all__ = ["SourceSettings", "run_unit", "settings_for", "source_for", "walk_tag"]
 
 
-@dataclass(frozen=True)
-class SourceSettings:
-    """How a worker rebuilds the source: no secrets, only names and paths it resolves itself."""
-
-    kind: str = "registry"  # or "layout"
-    path: str | None = None  # the layout directory
-    insecure: tuple[str, ...] = ()
-    ca_bundle: str | None = None
-    timeout: tuple[float, float] = (5.0, 30.0)
-    retries: int = 3
-    deadline: float | None = None
-    docker_config: str | None = None  # a path the worker reads; None: the worker's own ~/.docker/config.json
-    credential_provider: str | None = None  # "module:function" returning a credentials mapping, called on the worker
-    cache: str | None = None  # the content-addressed cache directory (rx.Cache), shared by workers
-    extra: tuple[tuple[str, Any], ...] = field(default=())  # further Client keywords (picklable values)
-
-
 def settings_for(source, *, docker_config=None, credential_provider: str | None = None) -> SourceSettings:
-    """The settings that rebuild `source` elsewhere (a Client's transport flags, or a Layout's path)."""
-    from ..sources.layout import Layout
-
-    if isinstance(source, Layout):
-        return SourceSettings(kind="layout", path=str(source.path))
-    transport = source.transport
-    cache = getattr(source, "cache", None)
-    cache_path = getattr(cache, "path", None)
-    return SourceSettings(
-        insecure=tuple(sorted(transport.insecure)), ca_bundle=transport.ca_bundle,
-        timeout=tuple(transport.timeout), retries=transport.retry.attempts if hasattr(transport.retry, "attempts")
-        else 3, deadline=source.deadline, docker_config=str(docker_config) if docker_config else None,
-        credential_provider=credential_provider, cache=str(cache_path) if cache_path else None,
-    )
-
-
-_LOCAL = threading.local()
-_SOURCES: dict[SourceSettings, Any] = {}
-_SOURCES_LOCK = threading.Lock()
+    """The settings that rebuild `source` in a worker (`Source.settings`; no secret in them)."""
+    return source.settings(docker_config=docker_config, credential_provider=credential_provider)
 
 
 def source_for(settings: SourceSettings):
     """The source these settings describe, built once per process and shared by its threads."""
-    with _SOURCES_LOCK:
-        src = _SOURCES.get(settings)
-        if src is None:
-            src = _SOURCES[settings] = _build(settings)
-        return src
-
-
-def _build(settings: SourceSettings):
-    if settings.kind == "layout":
-        from ..sources.layout import Layout
-
-        return Layout(settings.path)
-    from ..sources.remote import Client
-
-    creds = None
-    if settings.credential_provider:
-        module, _, func = settings.credential_provider.partition(":")
-        if not func:
-            raise ValueError("credential_provider must be 'module:function'")
-        creds = getattr(importlib.import_module(module), func)()
-    kw = dict(settings.extra)
-    if settings.cache:
-        kw["cache"] = settings.cache
-    return Client(credentials=creds, docker_config=settings.docker_config, insecure=settings.insecure,
-                  ca_bundle=settings.ca_bundle, timeout=settings.timeout, retries=settings.retries,
-                  deadline=settings.deadline, **kw)
+    return shared_source(settings)
 
 
 def reference(source, repository: str, tag: str, registry: str | None):
     """The reference of `repository:tag` in this source (a registry host, or a layout)."""
-    from ..sources.layout import Layout
-
-    if isinstance(source, Layout):
-        return source.parse(tag)
-    return source.parse(f"{registry}/{repository}:{tag}")
+    return source.locate(registry, repository, tag)
 
 
 def run_unit(source_or_settings, registry: str | None, repository: str, tag: str,
              include: tuple[str, ...], platforms: tuple[str, ...] | None = None) -> dict[str, list[dict]]:
     """Walk one tag (only `platforms` of its indexes, when given); rows per table, or a single `errors` row (one bad tag never stops a census)."""
     source = source_for(source_or_settings) if isinstance(source_or_settings, SourceSettings) else source_or_settings
-    before = getattr(source, "rate_limit", None)
+    before = source.rate_limit
     try:
         ref = reference(source, repository, tag, registry)
         rows = walk_tag(source, ref, repository, tag, include, platforms)
     except RegistryExplorerError as exc:
         return {"errors": [error_row(repository, tag, exc)]}
-    rate = getattr(source, "rate_limit", None)
+    rate = source.rate_limit
     if rate and rate is not before:  # a fresh RateLimit header (each one is a new dict), not a stale one
         rows["_rate_limit"] = [dict(rate)]  # the driver decides whether to stop (the floor is its setting)
     return rows

@@ -7,6 +7,7 @@ Spec: https://github.com/opencontainers/image-spec (descriptor.md, manifest.md, 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,6 @@ def _list(obj: Any) -> list:
 @dataclass(frozen=True)
 class Descriptor:
     """A content descriptor: what to fetch (digest, size) and how to read it (media type)."""
-
     media_type: str
     digest: str
     size: int
@@ -51,8 +51,6 @@ class Descriptor:
             raise InvalidManifest(f"{what} needs a string 'digest' and a non-negative integer 'size'")
         data = None
         if isinstance(obj.get("data"), str):
-            import base64
-
             try:
                 data = base64.b64decode(obj["data"], validate=True)
             except ValueError:
@@ -70,8 +68,6 @@ class Descriptor:
 
     def to_json(self) -> dict[str, Any]:
         """The OCI JSON form."""
-        import base64
-
         out: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
         if self.urls:
             out["urls"] = list(self.urls)
@@ -94,7 +90,7 @@ class Descriptor:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from ..html import descriptor_html
+        from ..html import descriptor_html  # display hook: html/ imports the models (a cycle at import time)
 
         return descriptor_html(self)
 
@@ -131,7 +127,6 @@ class _Document:
 @dataclass(frozen=True)
 class Manifest(_Document):
     """A single-image manifest (OCI, Docker schema2, or legacy schema1) with its raw bytes."""
-
     @property
     def config(self) -> Descriptor | None:
         """The config descriptor (None for schema1, which has no config blob)."""
@@ -163,7 +158,7 @@ class Manifest(_Document):
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from ..html import manifest_html
+        from ..html import manifest_html  # display hook: html/ imports the models (a cycle at import time)
 
         return manifest_html(self)
 
@@ -171,7 +166,6 @@ class Manifest(_Document):
 @dataclass(frozen=True)
 class Index(_Document):
     """An OCI image index or Docker manifest list with its raw bytes."""
-
     @property
     def manifests(self) -> list[Descriptor]:
         """Child descriptors in document order."""
@@ -190,7 +184,7 @@ class Index(_Document):
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from ..html import index_html
+        from ..html import index_html  # display hook: html/ imports the models (a cycle at import time)
 
         return index_html(self)
 
@@ -254,7 +248,6 @@ def _json_object(raw: bytes) -> dict:
 @dataclass(frozen=True)
 class History:
     """One entry of an image config's history; `empty_layer` entries produced no layer."""
-
     created: str | None = None
     created_by: str | None = None
     author: str | None = None
@@ -265,7 +258,6 @@ class History:
 @dataclass(frozen=True)
 class ImageConfig:
     """An image config blob (OCI or Docker) with its raw bytes."""
-
     raw: bytes = field(repr=False)
     descriptor: Descriptor
     json: dict = field(repr=False, compare=False)
@@ -363,6 +355,6 @@ class ImageConfig:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from ..html import config_html
+        from ..html import config_html  # display hook: html/ imports the models (a cycle at import time)
 
         return config_html(self)

@@ -57,7 +57,6 @@ def validate_digest(digest: str, *, source: str | None = None) -> str:
 @dataclass(frozen=True)
 class Reference:
     """A parsed, normalised image reference: registry, repository, tag and/or digest."""
-
     registry: str
     repository: str
     tag: str | None = None
@@ -102,7 +101,7 @@ class Reference:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from ..html import reference_html
+        from ..html import reference_html  # display hook: html/ imports core.reference (a cycle at import time)
 
         return reference_html(self)
 

@@ -24,12 +24,12 @@ from fsspec.spec import AbstractFileSystem
 
 from ..core.errors import NotFound, PathNotFound, RegistryExplorerError
 from ..imagefs.filesystem import ImageFS
+from ..sources.remote import Client
 from . import dockerpath
 
 
 class ReadOnly(RegistryExplorerError, PermissionError):
     """docker:// is read-only: a registry is written by pushing images, not files."""
-
     def __init__(self, what: str):
         super().__init__(f"docker:// is read-only ({what}): registry images are written by pushing an image, "
                          "for example with `skopeo copy` or `docker push`")
@@ -55,15 +55,12 @@ class _PerClient(type(AbstractFileSystem)):
 
 class DockerFileSystem(AbstractFileSystem, metaclass=_PerClient):
     """Registries as a read-only filesystem: registry / repository / image:tag / path in the image."""
-
     protocol = ("docker",)
     root_marker = ""
 
     def __init__(self, platform: str | None = None, client: Any = None, **client_kwargs: Any):
         super().__init__(platform=platform, client=client, **client_kwargs)
         if client is None:
-            from ..sources.remote import Client
-
             client = Client(**client_kwargs)
         self.client = client
         self.platform = platform

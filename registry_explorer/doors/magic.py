@@ -14,12 +14,12 @@ from typing import Any
 import click
 
 from ..core.errors import RegistryExplorerError
+from ..sources.remote import Client
 from .cli.commands import State, cli
 
 
 class RxMagic:
     """The state behind `%rx`: the shell's Client (built on first use, replaceable: `%rx` uses `.client`)."""
-
     def __init__(self, client: Any = None):
         self.client = client
 
@@ -40,8 +40,6 @@ class RxMagic:
 
     def _client(self):
         if self.client is None:
-            from ..sources.remote import Client
-
             self.client = Client()
         return self.client
 

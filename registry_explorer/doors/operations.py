@@ -11,14 +11,19 @@ and the magic pick up every entry of `VERBS` that has a command in `cli/commands
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import frames
+from ..census_engine.run import census as run_census
 from ..core.errors import InvalidReference
 from ..core.models import Descriptor, ImageConfig, Index, Manifest
+from ..frames.census_tables import TABLES
+from ..http.trace import Exchange
 from ..imagefs.filesystem import ImageFS
 from ..sources.protocol import Source
 
@@ -71,8 +76,6 @@ def cat(source: Source, ref: Any, path: str, platform: Any = None) -> bytes:
 
 def files(source: Source, ref: Any, layer: int | None = None, platform: Any = None):
     """The merged file frame of the image, or the entries of layer `layer` (0 = base)."""
-    from .. import frames
-
     if layer is None:
         return frames.image_files(source, ref, platform)
     image = source.image(ref, platform)
@@ -97,9 +100,6 @@ def trace(source: Source, ref: Any, platform: Any = None, progress: Callable | N
 def census(source: Source, registry: str, repositories: list[str] | None = None, *, tags: int | None = None,
            table: str = "tags", out: str | None = None, progress: bool = False) -> tuple[Any, Any]:
     """(one census table, the errors table) for `registry`: `repositories` are names or globs (all: the catalog)."""
-    from ..census_engine.run import census as run_census
-    from ..frames.census_tables import TABLES
-
     if table not in TABLES:
         raise ValueError(f"unknown census table {table!r}; choose from {', '.join(TABLES)}")
     repos: Any = None
@@ -118,9 +118,8 @@ VERBS: dict[str, Callable[..., Any]] = {
 
 def plain(value: Any) -> Any:
     """JSON-ready data for a verb's result: documents as their JSON, frames as records, exchanges as rows."""
-    import pandas as pd
+    import pandas as pd  # import time: `rx digest` never loads pandas (0.5 s)
 
-    from ..http.trace import Exchange
 
     if isinstance(value, (Manifest, Index, ImageConfig)):
         return value.json
@@ -130,8 +129,6 @@ def plain(value: Any) -> Any:
         return {"seq": value.seq, "method": value.method, "url": value.url, "status": value.status,
                 "purpose": value.purpose, "bytes": value.bytes, "error": value.error, "curl": value.as_curl()}
     if isinstance(value, pd.DataFrame):
-        import json
-
         return json.loads(value.to_json(orient="records", date_format="iso"))
     if isinstance(value, Path):
         return str(value)

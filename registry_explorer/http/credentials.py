@@ -32,7 +32,6 @@ CREDENTIAL_HELPER_TIMEOUT = 30
 @dataclass(frozen=True)
 class Credential:
     """A username/password or an identity (refresh) token. Its repr never shows the secret."""
-
     username: str = ""
     password: str = field(default="", repr=False)
     identity_token: str = field(default="", repr=False)
@@ -73,7 +72,6 @@ def _decode_auth(entry: Mapping, source: str) -> Credential | None:
 
 class CredentialStore:
     """Looks up credentials for a registry host from explicit values and the docker config."""
-
     def __init__(self, credentials: Mapping | None = None, docker_config: str | os.PathLike | Mapping | None = None):
         self._explicit: dict[str, Credential] = {}
         for host, value in (credentials or {}).items():
@@ -150,8 +148,8 @@ def _load_docker_config(docker_config) -> tuple[str, dict]:
 
 
 def _run_helper(name: str, server: str) -> Credential | None:
-    import shutil  # only credential helpers need these; keep `import registry_explorer` fast
-    import subprocess
+    import shutil  # only credential helpers need these; keep `import registry_explorer` fast; import time: only credential helpers need these
+    import subprocess  # import time: only credential helpers need these
 
     exe = shutil.which(f"docker-credential-{name}")
     if exe is None:

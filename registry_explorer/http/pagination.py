@@ -97,6 +97,15 @@ def names(transport, registry: str, path: str, scope: str, key: str, page_size: 
     return out
 
 
+def referrers_api(transport, ref, digest: str) -> bool:
+    """One GET of the referrers endpoint: 404 means the registry lacks the API (distribution 2.8)."""
+    resp = transport.request("GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}",
+                             scope=f"repository:{ref.repository}:pull", headers={"Accept": mt.OCI_INDEX},
+                             purpose="referrers", ok=(404,))
+    resp.close()
+    return resp.status != 404
+
+
 def referrers(client, ref, digest: str, artifact_type: str | None) -> list:
     """Descriptors whose subject is `digest`: the referrers API, else the `<alg>-<hex>` tag schema.
 

@@ -74,7 +74,6 @@ def parse_rate_limit(headers: Mapping[str, str]) -> dict[str, Any] | None:
 @dataclass
 class Exchange:
     """One HTTP exchange, already redacted. `as_curl()` replays it with $TOKEN for the secret."""
-
     seq: int
     started: datetime
     method: str
@@ -183,7 +182,7 @@ class Exchange:
         }
 
     def _repr_html_(self) -> str:
-        from ..html import exchange_html
+        from ..html import exchange_html  # display hook: html/ imports the trace (a cycle at import time)
 
         return exchange_html(self)
 
@@ -238,7 +237,6 @@ def _to_meters(ex: Exchange) -> None:
 
 class Trace:
     """A bounded ring of the latest exchanges (thread-safe); iterate it, index it, or tabulate it."""
-
     def __init__(self, maxlen: int = TRACE_LIMIT):
         self._records: deque[Exchange] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
@@ -297,6 +295,6 @@ class Trace:
         return f"Trace({len(self)} exchanges, maxlen={self.maxlen})"
 
     def _repr_html_(self) -> str:
-        from ..html import trace_html
+        from ..html import trace_html  # display hook: html/ imports the trace (a cycle at import time)
 
         return trace_html(self)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import zstandard
+
 from ..core import mediatypes as mt
 from ..core.errors import InvalidManifest
 
@@ -33,7 +35,6 @@ def _invalid(what: str, message: str) -> InvalidManifest:
 
 class _Prefixed:
     """A stream with some already-read bytes put back in front (for sniffing magic numbers)."""
-
     def __init__(self, head: bytes, raw):
         self._head = head
         self._raw = raw
@@ -103,11 +104,6 @@ class _GzipReader:
 
 
 def _zstd_reader(raw, what: str):
-    try:
-        import zstandard
-    except ImportError:
-        raise ImportError(f"{what} is zstd-compressed; reading it needs the zstandard package: "
-                          "pip install zstandard") from None
     dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
     reader = dctx.stream_reader(raw, read_size=IN_CHUNK, read_across_frames=True, closefd=False)
 

@@ -26,8 +26,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+import zstandard
+
 from ..core import mediatypes as mt
 from ..core.errors import InvalidManifest, TooLarge
+from ..core.extras import require
 from ..core.models import Descriptor
 from ..layers.compress import GZIP_MAGIC, IN_CHUNK, ZSTD_MAGIC, ZSTD_MAX_WINDOW, _invalid, _Prefixed, _read_exact
 from ..layers.tar import MAX_DECOMPRESSED_BYTES, entry_from_tarinfo, iter_members
@@ -53,7 +56,6 @@ class _Aborted(OSError):
 
 class _Tee:
     """Reads `raw`, appends every byte to `path`, hashes BLOCK-sized blocks, and wakes followers."""
-
     def __init__(self, raw, path: Path):
         self._raw = raw
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -105,7 +107,6 @@ class _Tee:
 
 class _Follow(SizedRawIO):
     """The tee's file as zran sees it: reads block until the bytes exist; SEEK_END is the descriptor size."""
-
     def __init__(self, tee: _Tee, path: Path, size: int):
         super().__init__()
         self._tee, self._size, self._pos = tee, size, 0
@@ -135,7 +136,6 @@ class _Follow(SizedRawIO):
 
 class _Points(threading.Thread):
     """indexed_gzip following the tee: seek points every `span` bytes of output, exported."""
-
     def __init__(self, follow: _Follow, span: int):
         super().__init__(name="rx-peek-zran", daemon=True)
         self._follow, self._span = follow, span
@@ -145,7 +145,7 @@ class _Points(threading.Thread):
 
     def run(self) -> None:
         """Build the whole index (seek past the end: zran inflates with the GIL released)."""
-        import indexed_gzip as igz
+        import indexed_gzip as igz  # import time: indexed_gzip loads numpy (70 ms), only gzip layers need it
 
         try:
             g = igz._IndexedGzipFile(fileobj=self._follow, spacing=self._span, readbuf_size=_ZRAN_READBUF,
@@ -238,8 +238,6 @@ def _build(source, ref, desc: Descriptor, path: Path, what: str, common: dict, s
         tee = _Tee(blob, path)
         kind, head = _sniff(tee, desc.media_type)
         if kind == "gzip":
-            from ..core.extras import require
-
             require("indexed_gzip", "peek", "gzip seek points for open_file/read_file")
             points = _Points(_Follow(tee, path, desc.size), span)
             points.start()
@@ -272,8 +270,6 @@ def _build(source, ref, desc: Descriptor, path: Path, what: str, common: dict, s
 
 def _zstd_frames(raw, what: str, max_frame_bytes: int = MAX_ZSTD_FRAME_BYTES) -> list[tuple[int, int, int]]:
     """(compressed offset, compressed length, uncompressed offset) of every zstd frame of a verified copy."""
-    import zstandard
-
     frames: list[tuple[int, int, int]] = []
     c_off = u_off = 0
     buf, pos = b"", 0  # compressed bytes read and not yet fed

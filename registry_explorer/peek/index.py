@@ -30,6 +30,8 @@ import json
 import struct
 from dataclasses import dataclass, field
 
+import zstandard
+
 from ..core.errors import InvalidManifest
 from ..layers.tar import Entry
 
@@ -73,7 +75,6 @@ class IndexEntry:
 @dataclass
 class LayerIndex:
     """The index of one layer blob (see the module docstring); `.entries` in archive order."""
-
     layer_digest: str
     layer_size: int
     media_type: str
@@ -131,8 +132,6 @@ class LayerIndex:
 
     def to_bytes(self) -> bytes:
         """The stored form: zstd(MAGIC, JSON length, JSON, zran index)."""
-        import zstandard
-
         doc = {
             "layer_digest": self.layer_digest, "layer_size": self.layer_size, "media_type": self.media_type,
             "kind": self.kind, "chain": self.chain, "anchor": self.anchor, "span": self.span,
@@ -149,8 +148,6 @@ class LayerIndex:
     @classmethod
     def from_bytes(cls, data: bytes, *, layer_digest: str) -> LayerIndex:
         """Parse a stored index; InvalidManifest if it is malformed or names another layer."""
-        import zstandard
-
         try:
             raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=_MAX_INDEX_JSON)
             if not raw.startswith(_MAGIC):

@@ -13,6 +13,8 @@ import hashlib
 import io
 import zlib
 
+import zstandard
+
 from ..core.errors import DigestMismatch, InvalidManifest, RangeRefused, RegistryExplorerError
 from .index import BLOCK, IndexEntry, LayerIndex, SizedRawIO
 from .trust import ESTARGZ_TOC, VERIFIED_INDEX
@@ -123,7 +125,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
     if size == 0:
         return b"", index.chain, None
     if index.kind == "gzip-checkpoints":
-        import indexed_gzip as igz
+        import indexed_gzip as igz  # import time: indexed_gzip loads numpy (70 ms), only gzip layers need it
 
         blob = RangedBlob(fetch, index.layer_size, _gzip_plan(index, e.offset, e.offset + size), index)
         g = igz._IndexedGzipFile(fileobj=blob, auto_build=False, skip_crc_check=True, readbuf_size=_ZRAN_READBUF,
@@ -167,8 +169,6 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
         check_digest(data, e.digest, what)  # a tampered entry raises DigestMismatch here
         return data, ESTARGZ_TOC, blob
     if index.kind == "zstd-frames":
-        import zstandard
-
         covering = [f for f in index.frames if f[2] < e.offset + size and _frame_end(index, f) > e.offset]
         lo, hi = covering[0][0], covering[-1][0] + covering[-1][1]
         blob = RangedBlob(fetch, index.layer_size, (lo, hi), index)

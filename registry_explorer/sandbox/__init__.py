@@ -12,6 +12,7 @@ and its storage is a temporary directory removed on stop.
 from __future__ import annotations
 
 import atexit
+import html
 import json
 import os
 import shutil
@@ -21,6 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import RegistryExplorerError
+from ..sources.remote import Client
+from . import registry as reg_mod
+from . import samples, samples_data, samples_peek
+from .push import _Client, push_image
+from .samples_census import seed_census_on_disk
 
 __all__ = ["Sandbox", "SandboxError", "start", "SAMPLES", "INSTALL_HINT"]
 
@@ -61,7 +67,6 @@ class SandboxError(RegistryExplorerError):
 @dataclass
 class Sandbox:
     """A running sandbox registry; use as a context manager or call `stop()`."""
-
     host: str
     url: str
     references: dict[str, str]
@@ -76,8 +81,6 @@ class Sandbox:
 
     def client(self, *, anonymous: bool = False, **kw):
         """A Client for this sandbox (with the demo credentials in token mode unless `anonymous`)."""
-        from ..sources.remote import Client
-
         creds = None
         insecure: tuple[str, ...] = ()
         if self.username and not anonymous:
@@ -121,8 +124,6 @@ class Sandbox:
         self.stop()
 
     def _repr_html_(self) -> str:
-        import html
-
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(v)}</code></td></tr>"
                        for k, v in self.references.items())
         return (f"<div><b>sandbox</b> <code>{html.escape(self.url)}</code>"
@@ -132,9 +133,6 @@ class Sandbox:
 def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private: bool = False,
          big: bool = False) -> dict[str, str]:
     """Push the sample images to a registry at `url` (with `big`, the 64 MiB one too); returns name -> reference."""
-    from . import samples, samples_data, samples_peek
-    from .push import _Client, push_image
-
     host = url.split("://", 1)[1]
     images = {**samples.build_images(cached=True), **samples_data.build_images(), **samples_peek.build_peek_images()}
     if big:
@@ -188,7 +186,6 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
     `big=True` also pushes the 'big' sample (a >= 64 MiB gzip layer; built on first use, then cached).
     `census=True` also writes the census sample (44 repositories, 1,136 tags: samples_census.py).
     """
-    from . import registry as reg_mod
 
     if auth not in (None, "token"):
         raise SandboxError(f"auth must be None or 'token', not {auth!r}")
@@ -202,7 +199,6 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
     extra = {"http": {"addr": f"127.0.0.1:{port}"}} if port else None
     census_sample = None
     if census:  # written into the storage before the registry starts: no HTTP push per tag
-        from .samples_census import seed_census_on_disk
 
         census_sample = seed_census_on_disk(tmp / "storage")
     try:

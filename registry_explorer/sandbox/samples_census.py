@@ -21,6 +21,7 @@ What it holds (every byte fixed, so digests are the same on every machine):
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,6 @@ DAY = 86400
 @dataclass
 class CensusSample:
     """What `seed_census_on_disk` wrote: repositories, tag -> digest per repository, referrer subjects."""
-
     repositories: list[str]
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     subjects: dict[str, str] = field(default_factory=dict)  # artifact digest -> subject digest
@@ -72,7 +72,6 @@ class CensusSample:
 
 class _Store:
     """Writes blobs and links in distribution's filesystem layout (each blob once)."""
-
     def __init__(self, root: Path):
         self.v2 = Path(root) / "docker" / "registry" / "v2"
         self.written: set[str] = set()
@@ -148,8 +147,6 @@ def hash_int(text: str) -> int:
 
 
 def _date(day: int) -> str:
-    import datetime
-
     return (datetime.date(1970, 1, 1) + datetime.timedelta(days=START_DAY + day)).isoformat()
 
 

@@ -18,7 +18,10 @@ import tarfile
 import zlib
 from pathlib import Path
 
+import zstandard
+
 from ..peek.estargz import estargz_layer
+from ..sources.cache import default_cache_dir
 from . import samples as s
 
 __all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes"]
@@ -90,8 +93,6 @@ def _peek_layers():
 
 
 def _zstd_frames(raw: bytes, frame: int) -> bytes:
-    import zstandard
-
     c = zstandard.ZstdCompressor(level=3, write_content_size=True, write_checksum=False, write_dict_id=False)
     return b"".join(c.compress(raw[i:i + frame]) for i in range(0, len(raw), frame))
 
@@ -147,8 +148,6 @@ def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG
 
 def big_image(total_mib: int = 64, *, cache_dir: str | os.PathLike | None = None) -> s.TestImage:
     """The 'big' sample image, its layer kept under `cache_dir` (default: $RX_SAMPLES_DIR, else the rx cache dir)."""
-    from ..sources.cache import default_cache_dir
-
     # RX_SAMPLES_DIR: where the test suite keeps built samples (outside the user's cache, see tests/conftest.py).
     env = os.environ.get("RX_SAMPLES_DIR")
     root = Path(cache_dir) if cache_dir is not None else Path(env) if env else default_cache_dir() / "samples"

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from typing import Any
 
+from ..core.errors import MissingExtra
+from ..core.extras import require
 from ..supply.cosign import SIGNATURE_ANNOTATION, SIMPLE_SIGNING, tag_for
 from ..supply.dsse import DSSE_MEDIA_TYPE, IN_TOTO_PAYLOAD_TYPE, pae
+from .push import _Client, push_image
 from .samples import (
     CREATED,
     OCI_CONFIG,
@@ -54,8 +58,6 @@ IDENTITY = REPOSITORY
 
 
 def _crypto():
-    from ..core.extras import require
-
     return (require("cryptography.hazmat.primitives.asymmetric.ec", "verify", "the signed sandbox sample"),
             require("cryptography.hazmat.primitives.hashes", "verify", "the signed sandbox sample"),
             require("cryptography.hazmat.primitives.serialization", "verify", "the signed sandbox sample"))
@@ -85,7 +87,7 @@ def _ecdsa():
 
 
 def _sign(key, data: bytes) -> bytes:
-    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.exceptions import UnsupportedAlgorithm  # optional extra (verify): cryptography signs the sample
 
     try:
         return key.sign(data, _ecdsa())
@@ -234,8 +236,6 @@ def build_supply(key=None) -> TestImage:
 def push_signature(url: str, digest: str, payload: Blob, signature_b64: str, *, repository: str = REPOSITORY,
                    auth=None, verify: Any = True) -> str:
     """Push (or replace) the `.sig` manifest of `digest` with one payload and signature; returns its digest."""
-    from .push import _Client
-
     config, manifest = signature_manifest(payload, signature_b64)
     client = _Client(url, repository, auth=auth, verify=verify, session=None)
     for blob in (payload, config):
@@ -247,8 +247,6 @@ def push_signature(url: str, digest: str, payload: Blob, signature_b64: str, *, 
 
 def seed(url: str, *, auth=None, verify: Any = True) -> dict[str, str]:
     """Push the signed sample to the registry at `url`; returns {"signed": "<host>/demo/signed:1.0"}."""
-    from .push import push_image
-
     push_image(url, build_supply(), auth=auth, verify=verify)
     return {"signed": f"{url.split('://', 1)[1]}/{REPOSITORY}:{TAG}"}
 
@@ -256,12 +254,8 @@ def seed(url: str, *, auth=None, verify: Any = True) -> dict[str, str]:
 
 def seed_optional(url: str, **kw: Any) -> dict[str, str]:
     """`seed`, or nothing (with a warning) when the `verify` extra (cryptography) is not installed."""
-    from ..core.errors import MissingExtra
-
     try:
         return seed(url, **kw)
     except MissingExtra as exc:
-        import logging
-
         logging.getLogger(__name__).warning("sandbox: no signed sample: %s", exc)
         return {}

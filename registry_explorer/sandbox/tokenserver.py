@@ -21,11 +21,13 @@ Run standalone:  python tests/token_server.py --key K --cert C
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
 import secrets
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -300,9 +302,6 @@ class TokenServer:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a standalone token server from the command line."""
-    import argparse
-    import tempfile
-
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--key", help="EC P-256 private key (PEM); generated if omitted")
     p.add_argument("--cert", help="certificate for --key (PEM); generated if omitted")

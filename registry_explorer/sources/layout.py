@@ -10,12 +10,14 @@ index.json and oci-layout), so either tool can read the other's copy.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import re
 import stat
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from ..core.reference import validate_digest
 from ..http.trace import Trace, count_local
 from .common import ProgressCallback, SourceBase, walk
 from .download import fetch_to
+from .protocol import SourceSettings
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -47,7 +50,6 @@ _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 @dataclass(frozen=True)
 class LayoutReference:
     """`oci:PATH[:TAG][@DIGEST]`: a tag or digest inside an OCI layout directory."""
-
     path: str
     tag: str | None = None
     digest: str | None = None
@@ -90,8 +92,6 @@ class LayoutReference:
         return replace(self, tag=None, digest=None)
 
     def _repr_html_(self) -> str:
-        import html
-
         return f"<code>{html.escape(str(self))}</code>"
 
 
@@ -117,7 +117,6 @@ def parse_layout_reference(text: str | LayoutReference) -> LayoutReference:
 
 class Layout(SourceBase):
     """An OCI image layout directory, read with the same API as `Client`."""
-
     # A layout asks no server: nothing to rate-limit, no document deadline (its files are local).
     rate_limit = None
     deadline = None
@@ -138,6 +137,23 @@ class Layout(SourceBase):
         return f"Layout({str(self.path)!r})"
 
     # -- the three primitives -----------------------------------------------------------------
+
+    def locate(self, registry: str | None, repository: str | None = None, tag: str | None = None) -> LayoutReference:
+        """This layout, or one of its tags (a layout is one repository: `registry` and `repository` are ignored)."""
+        return self.parse(tag) if tag else LayoutReference(str(self.path))
+
+    def settings(self, *, docker_config=None, credential_provider: str | None = None) -> SourceSettings:
+        """How a worker opens this layout: its path (and cache directory)."""
+        return SourceSettings(kind="layout", path=str(self.path),
+                              cache=str(self.cache.path) if self.cache is not None else None)
+
+    def catalog(self, registry=None) -> list[str]:
+        """A layout is one repository: its path (what `locate` and `tags` take)."""
+        return [str(self.path)]
+
+    def has_referrers_api(self, ref, digest: str) -> bool:
+        """A layout has no API: its referrers come from a scan of index.json."""
+        return False
 
     def parse(self, text: str | LayoutReference) -> LayoutReference:
         """`oci:PATH[:TAG|@DIGEST]`, or just `TAG` / `@DIGEST` / `TAG@DIGEST` within this layout."""
@@ -278,7 +294,6 @@ def _read_capped(path: Path, limit: int, what: str, error=None) -> bytes:
 
 class _FileBody:
     """A blob file positioned at `start`, with the reader interface Source expects; bytes read are counted."""
-
     def __init__(self, f, start: int):
         self.start = start
         self._f = f
@@ -353,7 +368,6 @@ def copy_into_layout(source, ref, root: Manifest | Index, out: Path, tag: str | 
     Blobs land before manifests and index.json is updated last, so an interrupted copy is never
     listed; `walk` validates every digest before any becomes a file name.
     """
-    from concurrent.futures import ThreadPoolExecutor
 
     docs, blobs = walk(source, ref, root)
     init_layout(out)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,16 +28,16 @@ from ..core.models import Descriptor, Index, Manifest, parse_manifest
 from ..core.platform import Platform
 from ..core.reference import Reference, normalize_registry, parse_reference, validate_digest
 from ..http.credentials import CredentialStore
-from ..http.pagination import names
+from ..http.pagination import names, referrers, referrers_api
 from ..http.response import Response
 from ..http.retry import RetryPolicy, as_policy
 from ..http.trace import TRACE_LIMIT, Trace
 from ..http.transport import DEFAULT_DEADLINE, Transport
 from ..http.values import content_range, header_int
 from .common import DEFAULT_WORKERS, ProgressCallback, SourceBase
-
-# Manifests are immutable per digest, so caching them is always safe; bound the memory.
-MANIFEST_CACHE_ENTRIES = 256
+from .layout import copy_into_layout
+from .manifest_cache import ManifestCache
+from .protocol import SourceSettings
 
 
 def _scope(ref: Reference, actions: str = "pull") -> str:
@@ -48,7 +46,6 @@ def _scope(ref: Reference, actions: str = "pull") -> str:
 
 class Client(SourceBase):
     """A registry client: resolve references, fetch verified manifests, configs and blobs, list tags."""
-
     _caches_documents = True  # configs by digest are immutable: served from self.cache when set
 
     def __init__(
@@ -80,11 +77,26 @@ class Client(SourceBase):
         # indexes (issue 12): by default under $XDG_CACHE_HOME/registry-explorer; cache=False
         # keeps everything in memory for this client only (see cache.as_cache).
         self._init_source(cache)
-        self._manifests = _Manifests(self.cache, self.trace)
+        self._manifests = ManifestCache(self.cache, self.trace)
 
     def parse(self, text: str | Reference) -> Reference:
         """Parse a registry reference (what this source's methods accept)."""
         return parse_reference(text)
+
+    def locate(self, registry: str | None, repository: str, tag: str | None = None) -> Reference:
+        """`registry/repository[:tag]` as a Reference."""
+        if not registry:
+            raise ValueError("a registry host is needed, such as '127.0.0.1:5000' or 'ghcr.io'")
+        return parse_reference(f"{registry}/{repository}" + (f":{tag}" if tag else ""))
+
+    def settings(self, *, docker_config=None, credential_provider: str | None = None) -> SourceSettings:
+        """How a worker rebuilds this client: its transport flags, never a secret (see sources/rebuild.py)."""
+        t = self.transport
+        return SourceSettings(
+            insecure=tuple(sorted(t.insecure)), ca_bundle=t.ca_bundle, timeout=tuple(t.timeout),
+            retries=t.retry.retries, deadline=self.deadline,
+            docker_config=str(docker_config) if docker_config else None, credential_provider=credential_provider,
+            cache=str(self.cache.path) if self.cache is not None else None)
 
     @property
     def trace(self) -> Trace:
@@ -238,7 +250,6 @@ class Client(SourceBase):
         before manifests and index.json is updated last, so an interrupted copy is never listed.
         Every digest is validated before anything touches the filesystem: they become file names.
         """
-        from .layout import copy_into_layout
 
         ref = parse_reference(ref)
         root = self.manifest(ref)
@@ -255,10 +266,13 @@ class Client(SourceBase):
         does), falls back to the referrers tag schema `<alg>-<hex>` that pushing clients such as
         oras and regctl maintain. https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
         """
-        from ..http.pagination import referrers
 
         ref = parse_reference(ref)
         return referrers(self, ref, ref.digest or self.resolve(ref).digest, artifact_type)
+
+    def has_referrers_api(self, ref: str | Reference, digest: str) -> bool:
+        """One GET of the referrers endpoint: 404 means the registry lacks the API (distribution 2.8)."""
+        return referrers_api(self.transport, parse_reference(ref), validate_digest(digest))
 
     # -- listings ------------------------------------------------------------------------------
 
@@ -269,16 +283,22 @@ class Client(SourceBase):
 
     def catalog(self, registry: str | Reference, *, page_size: int = PAGE_SIZE) -> list[str]:
         """All repositories the registry lists in /v2/_catalog, following pagination."""
-        if isinstance(registry, Reference):
-            reg = registry.registry
-        else:
-            reg = str(registry).strip().rstrip("/")
-            if "://" in reg:
-                reg = urlsplit(reg).netloc
-            if not reg or "/" in reg:
-                raise InvalidReference(str(registry), "catalog() takes a registry host such as 'ghcr.io' or '127.0.0.1:5000'")
-            reg = normalize_registry(reg)
+        reg = _registry_host(registry)
         return names(self.transport, reg, "/v2/_catalog", "registry:catalog:*", "repositories", page_size)
+
+
+def _registry_host(registry) -> str:
+    """The `host[:port]` that `catalog()` was given as a host, a URL or a Reference."""
+    if registry is None:
+        raise ValueError("a registry host is needed, such as '127.0.0.1:5000' or 'ghcr.io'")
+    if isinstance(registry, Reference):
+        return registry.registry
+    reg = str(registry).strip().rstrip("/")
+    if "://" in reg:
+        reg = urlsplit(reg).netloc
+    if not reg or "/" in reg:
+        raise InvalidReference(str(registry), "catalog() takes a registry host such as 'ghcr.io' or '127.0.0.1:5000'")
+    return normalize_registry(reg)
 
 
 def _ranged_body(resp: Response, descriptor: Descriptor, start: int, end: int) -> tuple[bytes, str | None]:
@@ -319,54 +339,6 @@ def _blob_start(resp: Response, descriptor: Descriptor, offset: int) -> int:
     if parsed is None or parsed[0] != offset:
         raise ConnectionFailed(f"registry answered Range bytes={offset}- with Content-Range {cr!r}", kind="range")
     return offset
-
-
-class _Manifests:
-    """Manifests by digest: a memory LRU, then the disk cache (re-hashed; a hit is noted in the trace)."""
-
-    def __init__(self, cache, trace: Trace):
-        self._cache, self._trace = cache, trace
-        self._memory: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> tuple[bytes, str] | None:
-        """(raw, media type) of a manifest already seen, or None."""
-        with self._lock:
-            hit = self._memory.get(digest)
-            if hit is not None:
-                self._memory.move_to_end(digest)
-                return hit
-        hit = _disk_manifest(self._cache, digest)
-        if hit is not None:  # valid content, but not the registry's answer: the trace says so
-            self._trace.cached("manifest", digest, len(hit[0]))
-            self._remember(digest, *hit)
-        return hit
-
-    def put(self, digest: str, raw: bytes, media_type: str) -> None:
-        """Keep a verified manifest in memory and in the disk cache."""
-        if self._cache is not None:
-            self._cache.put("manifest", digest, media_type.encode("ascii", "replace") + b"\n" + raw)
-        self._remember(digest, raw, media_type)
-
-    def _remember(self, digest: str, raw: bytes, media_type: str) -> None:
-        with self._lock:
-            self._memory[digest] = (raw, media_type)
-            self._memory.move_to_end(digest)
-            while len(self._memory) > MANIFEST_CACHE_ENTRIES:
-                self._memory.popitem(last=False)
-
-
-def _disk_manifest(cache, digest: str):
-    """(raw, media type) from the on-disk cache, re-hashed: a hit must still be what `digest` names."""
-    payload = cache.get("manifest", digest) if cache is not None else None
-    if payload is None or b"\n" not in payload:
-        return None
-    ctype_b, raw = payload.split(b"\n", 1)
-    ctype = ctype_b.decode("ascii", "replace")
-    if manifest_digest(raw, ctype, digest.split(":", 1)[0]) != digest:
-        cache.delete("manifest", digest)  # never used: it is not the document the digest names
-        return None
-    return raw, ctype
 
 
 def _valid_digest(d: str) -> bool:

@@ -47,7 +47,6 @@ def kind_of_predicate(predicate_type: str | None) -> str:
 @dataclass(frozen=True)
 class AttestationLink:
     """An attestation entry of an index and the image it is about (`linked` when that image is in the index)."""
-
     attestation_digest: str
     attestation_size: int
     reference_type: str
@@ -59,7 +58,6 @@ class AttestationLink:
 @dataclass(frozen=True)
 class IndexAttestations:
     """The attestation entries of one index, each linked to its image; `.raw` is the index bytes."""
-
     raw: bytes = field(repr=False)
     links: tuple[AttestationLink, ...]
 
@@ -75,7 +73,6 @@ class IndexAttestations:
 @dataclass(frozen=True)
 class AttestationLayer:
     """One layer of an attestation manifest: a statement identified by its predicate type."""
-
     index: int
     kind: str
     predicate_type: str
@@ -87,7 +84,6 @@ class AttestationLayer:
 @dataclass(frozen=True)
 class AttestationManifest:
     """An attestation manifest's layers by predicate type; `.raw` is the manifest bytes."""
-
     raw: bytes = field(repr=False)
     layers: tuple[AttestationLayer, ...]
 
@@ -97,7 +93,7 @@ class AttestationManifest:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .cards import frame_html
+        from .cards import frame_html  # display hook: supply/cards.py imports the decoders (a cycle at import time)
 
         return frame_html("Attestation manifest", self.frame())
 

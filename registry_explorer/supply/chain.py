@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import mediatypes as mt
 from ..core.errors import NotFound, RegistryExplorerError, SignatureError
 from ..core.models import Index, Manifest
 from .buildkit import decode_attestation_manifest, decode_index_attestations
@@ -44,22 +43,8 @@ def _row(**kw: Any) -> dict[str, Any]:
     return row
 
 
-def _has_referrers_api(client, ref, digest: str) -> bool:
-    """One GET of the referrers endpoint: 404 means the registry lacks the API (distribution 2.8)."""
-    transport = getattr(client, "transport", None)
-    if transport is None:
-        return False
-    resp = transport.request("GET", ref.registry, f"/v2/{ref.repository}/referrers/{digest}",
-                             scope=f"repository:{ref.repository}:pull", headers={"Accept": mt.OCI_INDEX},
-                             purpose="referrers", ok=(404,))
-    try:
-        return resp.status != 404
-    finally:
-        resp.close()
-
-
 def _referrer_rows(client, ref, digest: str) -> list[dict]:
-    found = "referrers API" if _has_referrers_api(client, ref, digest) else "referrers tag schema"
+    found = "referrers API" if client.has_referrers_api(ref, digest) else "referrers tag schema"
     rows = []
     for d in client.referrers(ref.with_digest(digest)):
         pt = d.annotations.get(PREDICATE_ANNOTATION)
@@ -105,7 +90,7 @@ def supply_chain_rows(client, ref: Any, *, public_key: Any = None) -> list[dict[
     pinned = ref.with_digest(root.digest)
     verified: set[str] = set()
     if public_key is not None:
-        from .verify import verify_cosign
+        from .verify import verify_cosign  # optional extra (verify): cosign verification needs cryptography
 
         try:
             v = verify_cosign(client, pinned, public_key)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidAttestation
+from ..core.extras import require
 from ..core.reference import validate_digest
 from ._doc import (
     CERTIFICATE_LIMIT,
@@ -60,7 +61,6 @@ def tag_for(digest: str, suffix: str = "sig") -> str:
 @dataclass(frozen=True)
 class SimpleSigning:
     """A simple signing payload: the manifest digest it vouches for, identity and optional annotations."""
-
     raw: bytes = field(repr=False)
     docker_manifest_digest: str
     docker_reference: str
@@ -77,7 +77,7 @@ class SimpleSigning:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .cards import frame_html
+        from .cards import frame_html  # display hook: supply/cards.py imports the decoders (a cycle at import time)
 
         return frame_html("cosign simple signing payload", self.frame())
 
@@ -107,7 +107,6 @@ def decode_simple_signing(raw: Any, *, limit: int = SIMPLE_SIGNING_LIMIT) -> Sim
 @dataclass(frozen=True)
 class CertificateInfo:
     """What a Fulcio (or any X.509) certificate says; shown, not verified (that needs the Fulcio roots)."""
-
     subject: str
     issuer: str
     san: tuple[str, ...]
@@ -122,8 +121,6 @@ _OIDC_ISSUER_OIDS = ("1.3.6.1.4.1.57264.1.8", "1.3.6.1.4.1.57264.1.1")
 
 def certificate_info(pem: Any) -> CertificateInfo:
     """Subject, issuer, SANs, OIDC issuer and validity of a PEM certificate (needs the `verify` extra)."""
-    from ..core.extras import require
-
     data = check_size(pem, CERTIFICATE_LIMIT, "certificate")
     x509 = require("cryptography.x509", "verify", "reading cosign certificates")
     try:
@@ -151,7 +148,6 @@ def certificate_info(pem: Any) -> CertificateInfo:
 @dataclass(frozen=True)
 class SignatureLayer:
     """One cosign signature layer: payload descriptor, signature, and keyless fields when present."""
-
     index: int
     digest: str
     size: int
@@ -171,7 +167,6 @@ class SignatureLayer:
 @dataclass(frozen=True)
 class SignatureManifest:
     """The manifest under a `.sig` tag (or a cosign referrer); `.raw` its bytes."""
-
     raw: bytes = field(repr=False)
     layers: tuple[SignatureLayer, ...]
 
@@ -195,7 +190,7 @@ class SignatureManifest:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter (keyless fields are shown, not verified offline)."""
-        from .cards import frame_html
+        from .cards import frame_html  # display hook: supply/cards.py imports the decoders (a cycle at import time)
 
         return frame_html("cosign signatures", self.frame())
 

@@ -29,7 +29,6 @@ STATEMENT_TYPES = ("https://in-toto.io/Statement/v0.1", "https://in-toto.io/Stat
 @dataclass(frozen=True)
 class Signature:
     """One DSSE signature: the key id (may be empty) and the raw signature bytes."""
-
     keyid: str
     sig: bytes = field(repr=False)
 
@@ -37,7 +36,6 @@ class Signature:
 @dataclass(frozen=True)
 class Envelope:
     """A DSSE envelope with its payload decoded from base64; `.raw` is the envelope's bytes."""
-
     raw: bytes = field(repr=False)
     payload_type: str
     payload: bytes = field(repr=False)
@@ -56,7 +54,6 @@ class Envelope:
 @dataclass(frozen=True)
 class Subject:
     """A statement subject: a name and its digests by algorithm."""
-
     name: str
     digest: dict[str, str]
 
@@ -64,7 +61,6 @@ class Subject:
 @dataclass(frozen=True)
 class Statement:
     """An in-toto Statement: `_type`, subjects, predicateType and predicate; `.raw` the statement bytes."""
-
     raw: bytes = field(repr=False)
     type: str
     predicate_type: str
@@ -85,7 +81,7 @@ class Statement:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .cards import statement_html
+        from .cards import statement_html  # display hook: supply/cards.py imports the decoders (a cycle at import time)
 
         return statement_html(self)
 

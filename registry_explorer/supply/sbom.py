@@ -27,7 +27,6 @@ RELATIONSHIP_COLUMNS = ["source", "type", "target"]
 @dataclass(frozen=True)
 class Package:
     """One package (SPDX) or component (CycloneDX)."""
-
     id: str
     name: str
     version: str
@@ -39,7 +38,6 @@ class Package:
 @dataclass(frozen=True)
 class Relationship:
     """SPDX relationship or CycloneDX dependency edge: source TYPE target."""
-
     source: str
     type: str
     target: str
@@ -48,7 +46,6 @@ class Relationship:
 @dataclass(frozen=True)
 class Sbom:
     """A decoded SBOM; `.raw` is the bytes given (statement or envelope included), `.json` the SBOM itself."""
-
     raw: bytes = field(repr=False)
     format: str
     spec_version: str
@@ -68,7 +65,7 @@ class Sbom:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
-        from .cards import sbom_html
+        from .cards import sbom_html  # display hook: supply/cards.py imports the decoders (a cycle at import time)
 
         return sbom_html(self)
 

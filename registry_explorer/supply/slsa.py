@@ -28,7 +28,6 @@ PARAMETER_COLUMNS = ["section", "key", "value"]
 @dataclass(frozen=True)
 class Material:
     """A material (v0.2) or resolved dependency (v1): where it came from and its digests."""
-
     uri: str
     name: str
     digest: dict[str, str]
@@ -37,7 +36,6 @@ class Material:
 @dataclass(frozen=True)
 class Provenance:
     """SLSA provenance read from a statement; `.statement.raw` keeps the document's bytes."""
-
     statement: Statement = field(repr=False)
     version: str
     builder_id: str
@@ -69,6 +67,7 @@ class Provenance:
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""
+        # display hook: supply/cards.py imports the decoders (a cycle at import time)
         from .cards import provenance_html
 
         return provenance_html(self)

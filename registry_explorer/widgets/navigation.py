@@ -14,6 +14,8 @@ from traitlets import Any as AnyTrait
 from traitlets import List, Unicode, observe
 
 from ..core.models import Index
+from ..supply.chain import supply_chain_rows
+from ..supply.documents import open_row
 from .labels import digest12, plural
 from .state_base import StateCore, serialized
 
@@ -25,7 +27,6 @@ PLACE = "@"
 
 class NavMixin(StateCore):
     """links / open_digest / shown_digest, and the Supply chain tab (load_supply, open_supply_row)."""
-
     shown_kind = Unicode("", help="What is on screen in place: 'index', 'manifest', 'config', 'document' or ''.")
     shown_digest = Unicode("", help="The digest of the object on screen in place.")
     document = AnyTrait(None, help="The config or decoded document shown in place (None for manifests).")
@@ -115,7 +116,6 @@ class NavMixin(StateCore):
                 row = self._documents.get(digest)
                 if row is None:
                     return self._say(f"{digest12(digest)} is not a supply-chain document seen in this Explorer.")
-                from ..supply.documents import open_row
 
                 with self._operation(f"Opening {row.get('kind')} {digest12(digest)}…"):
                     doc = open_row(self.client, self.ref.repo().with_digest(self.manifest.digest), row)
@@ -135,7 +135,6 @@ class NavMixin(StateCore):
         """List what is attached to the resolved object: signatures, attestations, SBOMs (supply_chain rows)."""
         if self.ref is None or self.descriptor is None:
             return self._say("Resolve an image first; its supply chain is found from its digest.")
-        from ..supply.chain import supply_chain_rows
 
         digest = self.descriptor.digest
         with self._operation(f"Looking for signatures, attestations and SBOMs of {digest12(digest)}…"):

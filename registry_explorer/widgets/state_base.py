@@ -15,6 +15,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, HasTraits, Unicode
 
 from .. import frames
+from ..sources.remote import Client
 from .messages import error_message
 
 READY = "Enter an image reference such as alpine:3.20 and press Resolve."
@@ -39,7 +40,6 @@ def serialized(method):
 
 class StateCore(HasTraits):
     """The client, the image being shown, and the status/busy/error/trace every operation reports to."""
-
     reference = Unicode("", help="The reference as entered; resolve() works on it.")
     ref = AnyTrait(None, help="The parsed, normalised Reference of the last resolve.")
     status = Unicode(READY, help="One sentence: what is happening or just happened.")
@@ -52,8 +52,6 @@ class StateCore(HasTraits):
     def __init__(self, client=None, **kwargs):
         super().__init__(**kwargs)
         if client is None:
-            from ..sources.remote import Client
-
             client = Client()
         self.client = client
         self._ops = 0
@@ -103,13 +101,12 @@ class StateCore(HasTraits):
     # -- HTTP trace ------------------------------------------------------------------------------
 
     def refresh_trace(self) -> None:
-        """Re-read the client's trace into the `trace` frame (an empty frame for sources without one)."""
-        tr = getattr(self.client, "trace", None)
-        self.trace = frames.trace(tr if tr is not None else [])
+        """Re-read the source's trace into the `trace` frame (a layout's holds only its cache hits)."""
+        self.trace = frames.trace(self.client.trace)
 
     def curl(self, seq: int) -> str:
         """The curl command replaying exchange `seq` of the trace (secrets as $TOKEN), or ''."""
-        for ex in getattr(self.client, "trace", None) or []:
+        for ex in self.client.trace:
             if ex.seq == seq:
                 return ex.as_curl()
         return ""

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ...sources.remote import Client
 from .. import operations as verbs
 from .output import FORMATS, emit, write_bytes
 
@@ -21,7 +22,6 @@ from .output import FORMATS, emit, write_bytes
 @dataclass
 class State:
     """Options shared by every command, and whether results are printed (CLI) or returned (magic)."""
-
     emit: bool = True
     debug: bool = False
     client_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -30,8 +30,6 @@ class State:
     def source(self):
         """The Client every command of this invocation uses (built once from the global options)."""
         if self.client is None:
-            from ...sources.remote import Client
-
             self.client = Client(**self.client_kwargs)
         return self.client
 
