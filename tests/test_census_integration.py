@@ -65,7 +65,7 @@ def test_threads_processes_and_a_dask_cluster_write_the_same_parquet(reg, tmp_pa
                             docker_config=cfg)
         # the units really ran on the cluster's worker processes, not in this one
         assert sum(len(v) for v in dask_client.run(lambda: list(
-            __import__("registry_explorer.census_engine.unit", fromlist=["_SOURCES"])._SOURCES)).values()) >= 1
+            __import__("registry_explorer.sources.rebuild", fromlist=["_SOURCES"])._SOURCES)).values()) >= 1
     assert len(on_dask.tags) == sample.tag_count
     a = read_parquet_tables(tmp_path / "threads", TABLES)
     assert_same_tables(a, threads.tables)

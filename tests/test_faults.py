@@ -29,10 +29,12 @@ def test_flipped_blob_raises_and_leaves_no_file(proxied, images, tmp_path):
     m = client.image(r)
     dest = tmp_path / "dest"
     proxy.flip_blob = True
-    with pytest.raises(rx.DigestMismatch) as info:
+    with pytest.raises(rx.FetchFailed) as info:
         client.fetch_blobs(r, m.layers, dest)
-    assert info.value.expected in {d.digest for d in m.layers}
-    assert info.value.actual != info.value.expected
+    assert set(info.value.failures) == {d.digest for d in m.layers} and info.value.succeeded == []
+    first = info.value.first
+    assert isinstance(first, rx.DigestMismatch)
+    assert first.expected in {d.digest for d in m.layers} and first.actual != first.expected
     assert list(dest.iterdir()) == [], "no partial or unverified file is left behind"
     with pytest.raises(rx.DigestMismatch):
         client.blob(r, m.layers[0])

@@ -305,3 +305,28 @@ def test_client_and_layout_have_the_same_signatures():
         # Each source accepts what the protocol passes positionally; none needs more than the protocol gives.
         for cls_name, req in required.items():
             assert len(req) <= len(proto), (name, cls_name, req, proto)
+
+
+# The folders from the bottom up: a folder imports only folders before it (docs/ARCHITECTURE.md).
+FOLDER_ORDER = ("core", "http", "layers", "peek", "imagefs", "sources", "html", "supply", "frames",
+                "census_engine", "doors", "widgets", "sandbox")
+
+
+def test_folders_import_downwards_only():
+    """The layout is the architecture: no folder reaches up (display hooks and lazy `__getattr__` aside)."""
+    rank = {f: i for i, f in enumerate(FOLDER_ORDER)}
+    assert {p.name for p in PKG.iterdir() if (p / "__init__.py").exists()} == set(FOLDER_ORDER)
+    upward = []
+    for name in MODULES:
+        parts = name.split(".")
+        if len(parts) < 3 and MODULES[name].name != "__init__.py" or len(parts) < 2:
+            continue  # the package's own __init__, __main__ and the 0.1 `queries` shim sit above every folder
+        src = parts[1]
+        for mod, func in _imports(name):
+            if func in ("_repr_html_", "__getattr__"):
+                continue
+            for target in _ours(mod):
+                tparts = target.split(".")
+                if len(tparts) >= 2 and tparts[1] in rank and rank[tparts[1]] > rank[src]:
+                    upward.append(f"{name} -> {target}")
+    assert upward == []

@@ -17,12 +17,11 @@ from ..core import mediatypes as mt
 from ..core.errors import InvalidManifest, MissingExtra
 from ..layers import Entry, Placed, iter_layer, merge_layers
 from ..peek.obtain import layer_index
-from ..sources.protocol import Source
 
 __all__ = ["image_entries", "image_layers", "layer_entries"]
 
 
-def layer_entries(source: Source, ref: Any, layer_descriptor: Any, **limits: Any) -> list[Entry]:
+def layer_entries(source: Any, ref: Any, layer_descriptor: Any, **limits: Any) -> list[Entry]:
     """The tar entries of one layer blob, streamed once and verified.
 
     From the layer's index (see the module docstring). `limits` (max_entries, max_path,
@@ -36,14 +35,14 @@ def layer_entries(source: Source, ref: Any, layer_descriptor: Any, **limits: Any
     return list(iter_layer(source, ref, layer_descriptor, **limits))
 
 
-def _indexed_entries(source: Source, ref: Any, desc: Any) -> list[Entry] | None:
+def _indexed_entries(source: Any, ref: Any, desc: Any) -> list[Entry] | None:
     try:
         return layer_index(source, ref, desc).files
     except MissingExtra:  # no indexed_gzip: list by streaming, as before
         return None
 
 
-def image_layers(source: Source, ref: Any, platform: Any = None, **limits: Any) -> list[tuple[int, str, list[Entry]]]:
+def image_layers(source: Any, ref: Any, platform: Any = None, **limits: Any) -> list[tuple[int, str, list[Entry]]]:
     """Every layer of the image listed, base first, as (index, digest, entries).
 
     Layers stream in parallel (up to `source.workers`), one pass each. Artifacts carry blobs
@@ -69,6 +68,6 @@ def image_layers(source: Source, ref: Any, platform: Any = None, **limits: Any) 
     return [(i, d.digest, listed[d.digest]) for i, d in enumerate(descs)]
 
 
-def image_entries(source: Source, ref: Any, platform: Any = None, **limits: Any) -> list[Placed]:
+def image_entries(source: Any, ref: Any, platform: Any = None, **limits: Any) -> list[Placed]:
     """The merged filesystem of an image (whiteouts applied): each path with the layer that last wrote it."""
     return merge_layers(image_layers(source, ref, platform, **limits))

@@ -49,7 +49,7 @@ def test_max_pages_bound(monkeypatch):
 
 def test_list_items_bound(monkeypatch):
     """LIST_ITEMS_LIMIT: entries over all pages past the bound raise TooLarge, counted in entries."""
-    monkeypatch.setattr("registry_explorer.sources.remote.LIST_ITEMS_LIMIT", 25)
+    monkeypatch.setattr("registry_explorer.http.pagination.LIST_ITEMS_LIMIT", 25)
     respond, served = _endless_tags(per_page=10)
     with bounded(5), recording_server(respond) as reg:
         _, exc = outcome(lambda: plain_client().tags(f"{reg.host}/repo"))
