@@ -87,9 +87,12 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
     if index.kind != "stream-only":
         try:
             data, chain, _ = read_entry_ranged(index, entry, lambda a, b: source.read_range(ref, desc, a, b))
-            return data, chain
         except RangeRefused:
             pass  # noted in the trace; the verified stream below still gives the right bytes
+        else:
+            if entry.digest:  # the file's own digest, from the verified pass or the TOC: checked too
+                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}")
+            return data, chain
     return _stream_entry(source, ref, desc, entry, local), LAYER_DIGEST
 
 
