@@ -97,6 +97,11 @@ class Pushed:
         return (COMPRESSION[self.variant][0],) * len(self.input.layers)
 
     @property
+    def layers(self):
+        """One LayerInput per layer, bottom first: the entries, removals and opaque dirs it was given."""
+        return self.input.layers
+
+    @property
     def files(self):
         """path -> Entry: what a reader of the final image should see (whiteouts applied)."""
         return self.input.files

@@ -29,11 +29,11 @@ from helpers.producers import (
 )
 from helpers.producers_content import (
     MTIME,
-    arch_image,
-    buildah_image,
-    opaque_image,
-    podman_image,
-    umoci_image,
+    arch_input,
+    buildah_input,
+    opaque_input,
+    podman_input,
+    umoci_input,
     write_tree,
 )
 from registry_explorer.sandbox.registry import RunningRegistry
@@ -58,7 +58,7 @@ def build_buildah(reg: RunningRegistry, workdir: Path) -> tuple[dict[str, Pushed
     require_tools("buildah")
     box = ToolBox(workdir / "buildah")
     b = ("buildah", *box.storage_flags)
-    base, changes, big = buildah_image().layers
+    base, changes, big = buildah_input().layers
     src = workdir / "buildah" / "src"
 
     ctr = box.run(*b, "from", "scratch").strip()
@@ -111,7 +111,7 @@ $b push --compression-format gzip "$@" rx-opaque "$DEST"
 def _buildah_opaque(reg: RunningRegistry, workdir: Path) -> Pushed:
     """A directory re-created in an upper layer: overlay marks it opaque and buildah writes `.wh..wh..opq`."""
     box = ToolBox(workdir / "buildah-overlay", driver="overlay")
-    base, top = opaque_image().layers
+    base, top = opaque_input().layers
     src = box.workdir / "src"
     env = {"ROOT": box.root, "RUNROOT": box.runroot, "MTIME": MTIME, "DEST": _dest(reg, "buildah-opaque"),
            "SRC_BASE": write_tree(src / "base", base.entries), "SRC_TOP": write_tree(src / "top", top.entries)}
@@ -126,7 +126,7 @@ def _buildah_list(reg: RunningRegistry, box: ToolBox, src: Path) -> PushedIndex:
     b = ("buildah", *box.storage_flags)
     for arch in ("amd64", "arm64"):
         ctr = box.run(*b, "from", "scratch").strip()
-        box.run(*b, "copy", ctr, f"{write_tree(src / arch, arch_image(arch).layers[0].entries)}/", "/")
+        box.run(*b, "copy", ctr, f"{write_tree(src / arch, arch_input(arch).layers[0].entries)}/", "/")
         box.run(*b, "config", "--arch", arch, "--os", "linux", ctr)
         _commit(box, ctr, f"localhost/rx-arch-{arch}:latest")
     box.run(*b, "manifest", "create", "rx-list")
@@ -160,7 +160,7 @@ def build_podman(reg: RunningRegistry, workdir: Path) -> dict[str, Pushed]:
 
 
 def _build_podman(reg: RunningRegistry, box: ToolBox) -> dict[str, Pushed]:
-    first, second = podman_image().layers
+    first, second = podman_input().layers
     ctx = box.workdir / "context"
     write_tree(ctx / "p1", first.entries)
     write_tree(ctx / "p2", second.entries)
@@ -204,7 +204,7 @@ def build_umoci(reg: RunningRegistry, workdir: Path, layouts: Path) -> dict[str,
     """`umoci init/new/insert` (a tree, a whiteout, an opaque directory), then pushed by skopeo unchanged."""
     require_tools("umoci", "skopeo")
     box = ToolBox(workdir / "umoci")
-    tree, whiteout, opaque = umoci_image().layers
+    tree, whiteout, opaque = umoci_input().layers
     lay, image = layouts / "umoci", f"{layouts / 'umoci'}:{TAG}"
     hist = ("--history.created", CREATED)
     box.run("umoci", "init", "--layout", lay, isolate=False)

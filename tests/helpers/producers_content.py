@@ -115,7 +115,7 @@ def write_tree(root: Path, entries: Iterable[Entry]) -> Path:
 
 
 @functools.cache
-def buildah_image() -> ImageInput:
+def buildah_input() -> ImageInput:
     """Three layers: a tree with every entry kind; removals and a changed file; the 20 MiB file.
 
     Pushed by buildah as gzip, zstd and zstd:chunked, re-pushed by skopeo and converted by ctr-remote,
@@ -151,7 +151,7 @@ def buildah_image() -> ImageInput:
 
 
 @functools.cache
-def opaque_image() -> ImageInput:
+def opaque_input() -> ImageInput:
     """buildah with the overlay driver: re-creating a directory writes `.wh..wh..opq` (vfs cannot)."""
     base = LayerInput(note="buildah copy (overlay driver)", entries=(
         *dirs("opaque-dir"), text("keep.txt"), text("opaque-dir/old-1.txt"), text("opaque-dir/old-2.txt")))
@@ -161,13 +161,13 @@ def opaque_image() -> ImageInput:
 
 
 @functools.cache
-def arch_image(arch: str) -> ImageInput:
+def arch_input(arch: str) -> ImageInput:
     return ImageInput(f"arch-{arch}", (LayerInput(entries=(Entry("arch.txt", "file", f"{arch}\n".encode()),),
                                                   note="buildah copy"),))
 
 
 @functools.cache
-def podman_image() -> ImageInput:
+def podman_input() -> ImageInput:
     """Two COPY instructions of a Containerfile (podman build keeps one layer per instruction)."""
     target = text("data/hl-a-target.txt")
     first = LayerInput(note="podman build: COPY p1/ /", entries=(
@@ -183,7 +183,7 @@ def podman_image() -> ImageInput:
 
 
 @functools.cache
-def umoci_image() -> ImageInput:
+def umoci_input() -> ImageInput:
     """Three `umoci insert`s: a tree at /, a whiteout, an opaque directory.
 
     umoci 0.4.7 ends each layer's tar right after the last entry's data, with neither the end-of-archive
@@ -207,9 +207,9 @@ def umoci_image() -> ImageInput:
     return ImageInput("umoci", (tree, whiteout, opaque))
 
 
-IMAGES = {"buildah": buildah_image, "buildah-opaque": opaque_image, "podman": podman_image,
-          "umoci": umoci_image, "arch-amd64": lambda: arch_image("amd64"),
-          "arch-arm64": lambda: arch_image("arm64")}
+IMAGES = {"buildah": buildah_input, "buildah-opaque": opaque_input, "podman": podman_input,
+          "umoci": umoci_input, "arch-amd64": lambda: arch_input("amd64"),
+          "arch-arm64": lambda: arch_input("arm64")}
 
 
 def image_input(name: str) -> ImageInput:
