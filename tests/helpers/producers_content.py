@@ -186,9 +186,10 @@ def podman_input() -> ImageInput:
 def umoci_input() -> ImageInput:
     """Three `umoci insert`s: a tree at /, a whiteout, an opaque directory.
 
-    umoci 0.4.7 ends each layer's tar right after the last entry's data, with neither the end-of-archive
-    blocks nor the last entry's padding: the first layer ends with `zzz-last.txt`'s unpadded bytes; the
-    third ends with a symlink's header, so it stops on a block boundary.
+    umoci 0.4.7's insert never closes its tar writer (umoci issue #436, fixed after 0.4.7 by PR #534), so a
+    layer ends right after the last entry's data, with neither the end-of-archive blocks nor the last
+    entry's padding: the first layer ends with `zzz-last.txt`'s unpadded bytes (GNU tar exits 2, Python's
+    tarfile raises after the last member); the third ends with a symlink's header, on a block boundary.
     """
     target = text("data/hl-a-target.txt")
     tree = LayerInput(note="umoci insert SRC /", entries=(
