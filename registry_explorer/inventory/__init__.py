@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from . import dpkg, rpmdb  # noqa: F401 - modules the tests patch limits on
 from .apk import parse_apk_installed
 from .dpkg import parse_dpkg_status
 from .ecosystems import parse_java_archive, parse_npm_package_json
