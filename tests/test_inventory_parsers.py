@@ -15,23 +15,10 @@ import tarfile
 
 import pytest
 from helpers import packagedbs, packagedbs_debian, packagedbs_lang
-from inventory_fixtures import (  # noqa: F401 - pytest fixtures
-    apk_installed,
-    dpkg_minbase,
-    dpkg_removed,
-    dpkg_states,
-    dpkg_status_d,
-    java_jars,
-    npm_tree,
-    parse_tree,
-    python_site,
-    rows,
-    rpm_sqlite,
-    truth_rows,
-)
 
 from registry_explorer.core.errors import InvalidManifest, TooLarge
 from registry_explorer.inventory import (
+    PackageRecord,
     UnsupportedDatabase,
     dpkg,
     parse_apk_installed,
@@ -43,6 +30,27 @@ from registry_explorer.inventory import (
     parser_for,
     rpmdb,
 )
+
+pytest_plugins = ["helpers.inventory_fixtures"]
+
+def parse_tree(tree) -> list[PackageRecord]:
+    """Every record of every database of a fixture tree, each read by the parser parser_for picks."""
+    records: list[PackageRecord] = []
+    for path in tree.databases:
+        found = parser_for(path)
+        assert found is not None, f"parser_for does not recognise {path}"
+        records.extend(found[1](tree.files[path], path))
+    return records
+
+
+def rows(records) -> list[tuple]:
+    """(ecosystem, name, version, architecture) of each record, sorted, duplicates kept."""
+    return sorted((r.ecosystem, r.name, r.version, r.architecture) for r in records)
+
+
+def truth_rows(tree) -> list[tuple]:
+    return sorted(tuple(row) for row in tree.truth)
+
 
 TREES = ["dpkg_minbase", "dpkg_removed", "dpkg_status_d", "dpkg_states", "rpm_sqlite", "python_site", "npm_tree",
          "java_jars", "apk_installed"]

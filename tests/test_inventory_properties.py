@@ -15,7 +15,6 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from inventory_fixtures import apk_installed, dpkg_minbase, java_jars, npm_tree, python_site, rpm_sqlite  # noqa: F401
 
 from registry_explorer.core.errors import InvalidManifest, TooLarge
 from registry_explorer.inventory import (
@@ -28,6 +27,8 @@ from registry_explorer.inventory import (
     parse_rpmdb,
     rpmdb,
 )
+
+pytest_plugins = ["helpers.inventory_fixtures"]
 
 EXAMPLES = int(os.environ.get("RX_HYPOTHESIS_EXAMPLES", "400"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,

@@ -1,4 +1,4 @@
-"""pytest fixtures for the inventory tests: the package-database trees of helpers.packagedbs, built once.
+"""pytest fixtures for the inventory tests (``pytest_plugins = ["helpers.inventory_fixtures"]``): the package-database trees of helpers.packagedbs, built once.
 
 A missing program skips the tests that need it, except under CI, where it fails them (helpers.ci).
 """
@@ -6,10 +6,9 @@ A missing program skips the tests that need it, except under CI, where it fails 
 from __future__ import annotations
 
 import pytest
-from helpers import packagedbs
-from helpers.ci import in_ci
 
-from registry_explorer.inventory import PackageRecord, parser_for
+from . import packagedbs
+from .ci import in_ci
 
 
 def _build(make, *args):
@@ -65,21 +64,3 @@ def java_jars():
 def apk_installed():
     return packagedbs.apk_installed()
 
-
-def parse_tree(tree) -> list[PackageRecord]:
-    """Every record of every database of a fixture tree, each read by the parser parser_for picks."""
-    records: list[PackageRecord] = []
-    for path in tree.databases:
-        found = parser_for(path)
-        assert found is not None, f"parser_for does not recognise {path}"
-        records.extend(found[1](tree.files[path], path))
-    return records
-
-
-def rows(records) -> list[tuple]:
-    """(ecosystem, name, version, architecture) of each record, sorted, duplicates kept."""
-    return sorted((r.ecosystem, r.name, r.version, r.architecture) for r in records)
-
-
-def truth_rows(tree) -> list[tuple]:
-    return sorted(tuple(row) for row in tree.truth)
