@@ -257,6 +257,8 @@ def test_python_npm_java_apk_hostile():
         parse_java_archive(b"PK\x03\x04 not really", "app.jar")
     with pytest.raises(InvalidManifest, match="P \\(name\\) is missing"):
         parse_apk_installed(b"V:1.0-r0\nA:x86_64\n", "lib/apk/db/installed")
+    with pytest.raises(InvalidManifest, match="second package"):
+        parse_apk_installed(b"P:a\nV:1\nP:b\nV:2\n", "lib/apk/db/installed")
     with pytest.raises(InvalidManifest, match="X:value"):
         parse_apk_installed(b"P:a\nV:1\nnot a field\n", "lib/apk/db/installed")
 

@@ -45,6 +45,8 @@ def parse_apk_installed(data: bytes, path: str) -> list[PackageRecord]:
             raise InvalidManifest(f"{what} line {number}: not an 'X:value' line")
         if not fields:
             first = number
+        elif key == "P" and "P" in fields:
+            raise InvalidManifest(f"{what} line {number}: a second package (P:) without the empty line that ends a record")
         # Per-file keys (F, R, M, a, Z, ...) repeat within a record; the package keys come first and
         # once, so the first value of a key is the package's.
         fields.setdefault(key, value)

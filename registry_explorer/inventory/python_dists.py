@@ -13,6 +13,7 @@ import re
 from email.parser import HeaderParser
 from email.policy import compat32
 
+from ..core.errors import InvalidManifest
 from .records import MAX_METADATA_BYTES, PackageRecord, check_size, decode_text, field
 
 # PEP 508 names; legacy versions (pre PEP 440) are free-form, so only whitespace is refused there.
@@ -55,8 +56,6 @@ def parse_python_metadata(data: bytes, path: str) -> list[PackageRecord]:
 
 
 def _one(headers, key: str, what: str) -> str | None:
-    from ..core.errors import InvalidManifest
-
     values = headers.get_all(key) or []
     if len(values) > 1:
         raise InvalidManifest(f"{what}: {key} appears {len(values)} times")
