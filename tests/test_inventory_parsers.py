@@ -20,6 +20,7 @@ from registry_explorer.core.errors import InvalidManifest, TooLarge
 from registry_explorer.inventory import (
     PackageRecord,
     UnsupportedDatabase,
+    distinct_per_site,
     dpkg,
     parse_apk_installed,
     parse_dpkg_status,
@@ -33,13 +34,17 @@ from registry_explorer.inventory import (
 
 pytest_plugins = ["helpers.inventory_fixtures"]
 
-def parse_tree(tree) -> list[PackageRecord]:
-    """Every record of every database of a fixture tree, each read by the parser parser_for picks."""
+def parse_tree(tree, *, per_site: bool = True) -> list[PackageRecord]:
+    """Every record of every database of a fixture tree, each read by the parser parser_for picks;
+    Python's kept once per name and site directory (distinct_per_site), as pip lists them."""
     records: list[PackageRecord] = []
     for path in tree.databases:
         found = parser_for(path)
         assert found is not None, f"parser_for does not recognise {path}"
         records.extend(found[1](tree.files[path], path))
+    if per_site:
+        python = [r for r in records if r.ecosystem == "python"]
+        records = [r for r in records if r.ecosystem != "python"] + distinct_per_site(python)
     return records
 
 
@@ -75,6 +80,15 @@ def test_source_package_and_licence_as_the_tool_says(name, request):
     for row, license_ in tree.licenses.items():
         assert by_row[tuple(row)].license == license_, row
     assert tree.sources or tree.licenses
+
+
+def test_python_one_distribution_with_two_metadata_files(python_site):
+    """setup.py install over a wheel install leaves a dist-info and an egg-info; pip lists the name once."""
+    every = [r for r in parse_tree(python_site, per_site=False) if r.name == "rx-beta"]
+    assert sorted(r.database.rsplit("/", 2)[-2].rsplit(".", 1)[-1] for r in every) == ["dist-info", "egg-info"]
+    kept = [r for r in parse_tree(python_site) if r.name == "rx-beta"]
+    assert len(kept) == 1 and kept[0].database.endswith(".dist-info/METADATA")
+    assert [row.name for row in python_site.truth].count("rx-beta") == 1
 
 
 def test_dpkg_removed_with_config_kept_is_not_installed(dpkg_removed):

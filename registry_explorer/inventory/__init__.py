@@ -6,7 +6,9 @@ no I/O but rpm's private temporary copy, and raise only `InvalidManifest` (inclu
 `UnsupportedDatabase` for rpm's Berkeley DB and ndb formats) or `TooLarge`.
 
 `parser_for(path)` says which parser reads a path of an image's merged filesystem, or None; the
-image-level code (which layer, reading through the peek machinery) is built on top of it.
+image-level code (which layer, reading through the peek machinery) is built on top of it. Python is
+the one ecosystem where files must be combined: `distinct_per_site` keeps one record per distribution
+name and site directory, as pip lists them.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from . import dpkg, rpmdb  # noqa: F401 - modules the tests patch limits on
 from .apk import parse_apk_installed
 from .dpkg import parse_dpkg_status
 from .ecosystems import parse_java_archive, parse_npm_package_json
-from .python_dists import metadata_kind, parse_python_metadata
+from .python_dists import distinct_per_site, metadata_kind, parse_python_metadata
 from .records import PackageRecord, UnsupportedDatabase
 from .rpmdb import parse_rpmdb
 
 __all__ = [
     "PackageRecord",
+    "distinct_per_site",
     "UnsupportedDatabase",
     "parse_apk_installed",
     "parse_dpkg_status",

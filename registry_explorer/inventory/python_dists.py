@@ -55,6 +55,33 @@ def parse_python_metadata(data: bytes, path: str) -> list[PackageRecord]:
     return [PackageRecord("python", name, version, None, None, license_, path)]
 
 
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation: the name pip and importlib compare distributions by."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distinct_per_site(records: list[PackageRecord]) -> list[PackageRecord]:
+    """One record per distribution name and site directory, as `pip list` shows them.
+
+    A site directory can hold two metadata files of one distribution: Debian's python3-cryptography
+    ships both ``cryptography-38.0.4.dist-info`` and ``cryptography.egg-info``, and a
+    ``setup.py install`` over a wheel install leaves both. importlib.metadata (and so pip) lists the
+    name once per directory; here the dist-info wins, then an egg-info directory, then an egg-info file.
+    """
+    rank = {"dist-info": 0, "egg-info": 1, "egg-info-file": 2}
+    best: dict[tuple[str, str], PackageRecord] = {}
+    for record in records:
+        kind = metadata_kind(record.database)
+        if kind is None:
+            raise ValueError(f"{record.database} is not a Python metadata path")
+        parts = record.database.replace("\\", "/").split("/")
+        site = "/".join(parts[: -2 if kind != "egg-info-file" else -1])
+        key = (site, canonical_name(record.name))
+        if key not in best or rank[kind] < rank[metadata_kind(best[key].database) or "egg-info-file"]:
+            best[key] = record
+    return list(best.values())
+
+
 def _one(headers, key: str, what: str) -> str | None:
     values = headers.get_all(key) or []
     if len(values) > 1:

@@ -5,7 +5,8 @@
   index once; the wheels are cached) and installed with ``pip install --target --no-index``, which
   writes ``*.dist-info/METADATA``; setuptools' ``setup.py install --single-version-externally-managed``
   writes an ``*.egg-info/PKG-INFO`` directory (what Debian's python3-* packages ship), and distutils
-  a single-file ``name-version-pyX.Y.egg-info``; both offline. Truth: ``pip list --path DIR --format json``.
+  a single-file ``name-version-pyX.Y.egg-info``; both offline. One distribution gets both a dist-info
+  and an egg-info (as Debian's python3-cryptography ships): pip lists it once. Truth: ``pip list --path DIR --format json``.
 - npm (`npm_tree()`): real npm installs three packed tarballs offline, one of them twice in two versions
   (``node_modules/@rx/alpha`` and ``node_modules/rx-beta/node_modules/@rx/alpha``). Truth:
   ``npm ls --all --json``.
@@ -40,6 +41,9 @@ WHEELS = {
     "rx_gamma": ("0.1.dev3", ""),
 }
 EGG_INFO = ("rx-egg", "3.1", "BSD-3-Clause")
+# Installed again by setup.py over its wheel install: a second metadata file of one distribution, as
+# Debian's python3-cryptography ships (cryptography-X.dist-info and cryptography.egg-info); pip lists it once.
+TWICE = ("rx-beta", "2.0rc1", "BSD-3-Clause")
 DISTUTILS = ("rx_distutils", "0.9", "GPL-2.0-only")
 
 
@@ -61,13 +65,14 @@ def _python_build(out: Path) -> None:
         run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out / "wheels"), str(project)], timeout=600)
     wheels = sorted(str(p) for p in (out / "wheels").glob("*.whl"))
     run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), *wheels])
-    egg = out / "egg"
-    egg.mkdir()
-    (egg / "rx_egg.py").write_text("")
-    name, version, license_ = EGG_INFO
-    (egg / "setup.py").write_text(f"from setuptools import setup\nsetup(name={name!r}, version={version!r}, license={license_!r}, py_modules=['rx_egg'])\n")
-    run([sys.executable, "setup.py", "-q", "install", "--single-version-externally-managed", "--record", str(out / "egg.rec"),
-         f"--install-lib={site}", f"--install-scripts={site}/bin"], cwd=egg)
+    for i, (name, version, license_) in enumerate((EGG_INFO, TWICE)):
+        egg = out / f"egg{i}"
+        egg.mkdir()
+        (egg / f"rx_egg{i}.py").write_text("")
+        (egg / "setup.py").write_text(
+            f"from setuptools import setup\nsetup(name={name!r}, version={version!r}, license={license_!r}, py_modules=['rx_egg{i}'])\n")
+        run([sys.executable, "setup.py", "-q", "install", "--single-version-externally-managed", "--record", str(out / "egg.rec"),
+             f"--install-lib={site}", f"--install-scripts={site}/bin"], cwd=egg)
     dist = out / "distutils"
     dist.mkdir()
     (dist / "rx_distutils.py").write_text("")
@@ -78,8 +83,10 @@ def _python_build(out: Path) -> None:
 
 
 def python_site() -> FixtureTree:
-    """A site-packages with three wheels installed by pip, an egg-info directory and a distutils egg-info file."""
-    top = cached("python-site", {"wheels": WHEELS, "egg": EGG_INFO, "distutils": DISTUTILS, "py": sys.version_info[:2], "v": 1},
+    """A site-packages with three wheels installed by pip, two egg-info directories (one of them a second
+    metadata file of a wheel-installed distribution) and a distutils egg-info file."""
+    top = cached("python-site", {"wheels": WHEELS, "egg": EGG_INFO, "twice": TWICE, "distutils": DISTUTILS,
+                                 "py": sys.version_info[:2], "v": 2},
                  _python_build)
     site = top / "site"
     files = {f"{SITE}/{p}": data for p, data in read_tree(site, keep=lambda p: "__pycache__" not in p).items()}
