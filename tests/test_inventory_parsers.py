@@ -8,13 +8,20 @@ test_inventory_properties.py.
 from __future__ import annotations
 
 import io
+import json
 import re
+import shutil
 import sqlite3
 import struct
+import subprocess
+import sys
+import sysconfig
 import tarfile
+from pathlib import Path
 
 import pytest
 from helpers import packagedbs, packagedbs_debian, packagedbs_lang
+from helpers.ci import in_ci
 
 from registry_explorer.core.errors import InvalidManifest, TooLarge
 from registry_explorer.inventory import (
@@ -31,6 +38,7 @@ from registry_explorer.inventory import (
     parser_for,
     rpmdb,
 )
+from registry_explorer.inventory.python_dists import canonical_name
 
 pytest_plugins = ["helpers.inventory_fixtures"]
 
@@ -286,3 +294,38 @@ def test_java_central_directory_bound_and_bomb(java_jars):
     bomb = packagedbs_lang._jar({"META-INF/maven/g/a/pom.properties": b"#" * (1 << 20)})
     with pytest.raises(TooLarge):
         parse_java_archive(bomb, "bomb.jar")
+
+
+def test_the_machines_own_dpkg_database():
+    """This machine's dpkg status (hundreds of packages, every field dpkg writes), row for row with dpkg-query."""
+    status = Path("/var/lib/dpkg/status")
+    if not status.exists() or shutil.which("dpkg-query") is None:
+        if in_ci():
+            pytest.fail("CI machines are Debian: /var/lib/dpkg/status and dpkg-query are required")
+        pytest.skip("not a dpkg machine")
+    fmt = "${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n"
+    out = subprocess.run(["dpkg-query", "-W", f"-f={fmt}"], capture_output=True, text=True, check=True).stdout
+    want = sorted(("deb", *line.split("\t")[:3]) for line in out.splitlines() if line.split("\t")[3][1] in "iWt")
+    assert rows(parse_dpkg_status(status.read_bytes(), "var/lib/dpkg/status")) == want
+
+
+def _site_dirs() -> list[str]:
+    dirs = [sysconfig.get_paths()["purelib"], "/usr/lib/python3/dist-packages"]  # the venv's, and Debian's
+    return [d for d in dirs if Path(d).is_dir()]
+
+
+@pytest.mark.parametrize("site", _site_dirs())
+def test_the_machines_own_site_directories(site):
+    """Real site directories (the venv's; Debian's, where python3-cryptography ships a dist-info and an
+    egg-info) against `pip list --path`, after distinct_per_site."""
+    records = []
+    for entry in sorted(Path(site).iterdir()):
+        for candidate in (entry, entry / "METADATA", entry / "PKG-INFO"):
+            rel = candidate.as_posix().lstrip("/")
+            if candidate.is_file() and parser_for(rel):
+                records.extend(parser_for(rel)[1](candidate.read_bytes(), rel))
+    listing = json.loads(subprocess.run([sys.executable, "-m", "pip", "list", "--path", site, "--format", "json"],
+                                        capture_output=True, text=True, check=True).stdout)
+    want = sorted((canonical_name(d["name"]), d["version"]) for d in listing)
+    assert want, f"pip lists nothing in {site}"
+    assert sorted((canonical_name(r.name), r.version) for r in distinct_per_site(records)) == want
