@@ -21,6 +21,13 @@ command -v podman >/dev/null || need+=(podman)
 command -v umoci >/dev/null || need+=(umoci)
 { command -v containerd >/dev/null && command -v ctr >/dev/null; } || need+=(containerd)
 command -v ctr-remote >/dev/null || need+=(stargz-snapshotter)
+# Package databases written by the real package managers (tests/helpers/packagedbs.py, issue 25):
+# mmdebstrap builds a Debian root, rpm/rpmbuild write rpmdb.sqlite, gpg makes the key rpm --imports, npm installs.
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v gpg >/dev/null || need+=(gpg)
+command -v gpgconf >/dev/null || need+=(gpgconf)
+command -v npm >/dev/null || need+=(npm)
 # The browser test drives Debian's chromium; fonts so Lab's text renders in screenshots.
 if [ "${RX_BROWSER:-1}" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium fonts-liberation)

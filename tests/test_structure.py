@@ -308,7 +308,7 @@ def test_client_and_layout_have_the_same_signatures():
 
 
 # The folders from the bottom up: a folder imports only folders before it (docs/ARCHITECTURE.md).
-FOLDER_ORDER = ("core", "http", "layers", "peek", "imagefs", "sources", "html", "supply", "frames",
+FOLDER_ORDER = ("core", "http", "layers", "peek", "imagefs", "sources", "html", "supply", "inventory", "frames",
                 "census_engine", "doors", "widgets", "sandbox")
 
 
