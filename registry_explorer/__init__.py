@@ -61,6 +61,8 @@ _LAZY = {
     # `%load_ext registry_explorer` looks this up on the package; the magic imports only then.
     "load_ipython_extension": ".doors.magic",
     "verify_cosign": ".supply.verify",
+    "packages": ".frames.inventory_tables",  # what is installed (issue 25)
+    "diff": ".frames.changes",  # what changed between two images, file by file (issue 25)
 }
 # Subpackages reachable as attributes (`rx.frames`), imported on first access.
 _SUBMODULES = {"frames": ".frames", "sandbox": ".sandbox", "widgets": ".widgets", "queries": ".queries",
@@ -152,5 +154,5 @@ __all__ = [
     "Platform", "PlatformNotFound", "ProtocolError", "Reference", "RegistryError", "RegistryExplorerError",
     "RetryPolicy", "SizeMismatch", "Source", "TooLarge", "Unauthorized", "mediatypes", "parse_manifest",
     "load_ipython_extension", "parse_reference", "InvalidAttestation", "SignatureError", "verify_cosign",
-    "Census", "census",
+    "Census", "census", "packages", "diff",
 ]

@@ -8,6 +8,7 @@ and `compare_frame`.
 """
 
 from .census_tables import base_images, census_frame, layer_sharing, tag_timeline
+from .changes import changes_frame, diff, diff_summary
 from .files import (
     entries_frame,
     files,
@@ -18,6 +19,7 @@ from .files import (
     wasted,
     wasted_frame,
 )
+from .inventory_tables import errors_frame, packages, packages_frame, sbom_compare_frame
 from .manifests import (
     compare,
     compare_frame,
@@ -38,4 +40,5 @@ __all__ = [
     "compare", "compare_frame", "compare_images", "entries_frame", "files", "files_frame", "history",
     "image_files", "image_files_frame", "layers", "merged_frame", "platforms", "referrers", "referrers_frame",
     "tags", "tags_frame", "trace", "wasted", "wasted_frame", "supply_chain", "supply_chain_frame",
+    "changes_frame", "diff", "diff_summary", "errors_frame", "packages", "packages_frame", "sbom_compare_frame",
 ]

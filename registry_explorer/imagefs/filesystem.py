@@ -17,10 +17,11 @@ import posixpath
 import tempfile
 import threading
 from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import NotADirectory, NotFound, TooLarge
+from ..core.errors import NotADirectory, NotFound, RegistryExplorerError, TooLarge
 from ..core.models import Descriptor
 from ..http.trace import metered
 from ..layers import Placed, normalize_path
@@ -28,7 +29,7 @@ from ..peek.build import local_copy
 from ..peek.index import DEFAULT_SPAN
 from ..peek.obtain import layer_index
 from .listing import image_entries
-from .reader import MAX_PEEK_BYTES, PeekFile, read_entry
+from .reader import MAX_PEEK_BYTES, PeekFile, read_entries, read_entry
 from .tree import LayerView, MergedView, Node
 
 __all__ = ["FILE_CACHE_ENTRIES", "ImageFS", "SMALL_FILE_BYTES"]
@@ -144,6 +145,41 @@ class ImageFS:
             raise ValueError("limit must be a non-negative integer")
         with self.open(path) as f:
             return f.read() if limit is None else f.read(limit)
+
+    def read_files(self, paths: Iterable[str]) -> dict[str, bytes | RegistryExplorerError]:
+        """{path: verified bytes} of several files (symlinks and hard links followed), or each one's error.
+
+        The files of one layer are read together (`reader.read_entries`): the Range requests of files
+        close together become one, and a layer that must be streamed is streamed once for all of them.
+        A path that cannot be read (missing, a directory, a failed check) maps to its error (our error
+        tree) instead of bytes; nothing else is raised for it.
+        """
+        paths = list(paths)
+        if not all(isinstance(p, str) and p.strip() for p in paths):
+            raise ValueError("paths must be non-empty strings")
+        out: dict[str, bytes | RegistryExplorerError] = {}
+        groups: defaultdict[int, dict[str, Node]] = defaultdict(dict)
+        with self._lock, tempfile.TemporaryDirectory(prefix="rx-read-") as tmp:
+            self._keep = Path(tmp)
+            try:
+                merged = self.merged()
+                for path in dict.fromkeys(paths):
+                    try:
+                        node = merged.content_node(path)
+                        if node.entry.size > MAX_PEEK_BYTES:
+                            raise TooLarge(node.path, MAX_PEEK_BYTES, node.entry.size, hint="; extract the layer instead")
+                    except RegistryExplorerError as exc:
+                        out[path] = exc
+                        continue
+                    groups[node.layer.pos][path] = node
+                for pos, nodes in groups.items():
+                    v = self._view(pos)
+                    got = read_entries(self.source, self.pinned, v.desc, v.index,
+                                       {p: n.index_entry for p, n in nodes.items()}, local_copy(self._keep, v.desc))
+                    out.update({p: r if isinstance(r, RegistryExplorerError) else r[0] for p, r in got.items()})
+            finally:
+                self._keep = None
+        return out
 
     def read(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """The bytes of `path` from `start` to `end` (Python slice semantics), verified."""

@@ -10,6 +10,10 @@
 
 What the read cost (`.requests`, `.bytes_moved`) is measured by the caller (`http.trace.metered`),
 so full passes, TOC fetches and manifest requests all count, as a proxy would count them.
+
+`read_entries` reads several files of one layer by the same routes, sharing the work: the Range
+requests of files close together are merged into one (a package database is often hundreds of small
+files side by side), and a layer that must be streamed is streamed once for all of them.
 """
 
 from __future__ import annotations
@@ -17,17 +21,20 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ..core.errors import InvalidManifest, RangeRefused
+from ..core.errors import InvalidManifest, RangeRefused, RegistryExplorerError
 from ..core.models import Descriptor
 from ..layers.compress import IN_CHUNK, decompressed
 from ..peek.index import IndexEntry, LayerIndex
-from ..peek.ranged import check_digest, read_entry_ranged
+from ..peek.ranged import check_digest, planned_range, read_entry_ranged
 from ..peek.trust import EXPLAIN, LAYER_DIGEST
 
-__all__ = ["MAX_PEEK_BYTES", "PeekFile", "read_entry"]
+__all__ = ["COALESCE_GAP", "MAX_PEEK_BYTES", "PeekFile", "read_entries", "read_entry"]
 
 # open_file holds a file in memory to check it whole against its digest; bound what that may cost.
 MAX_PEEK_BYTES = 1 << 30
+# Two files' compressed ranges closer than this are fetched by one Range request: the bytes between
+# them cost less than a round trip (a request is ~1 ms on a LAN, 256 KiB ~2 ms at 1 Gbit/s).
+COALESCE_GAP = 256 << 10
 
 
 class PeekFile(io.BytesIO):
@@ -131,3 +138,115 @@ def _cut(stream, offset: int, size: int) -> bytes:
         parts.append(chunk)
         size -= len(chunk)
     return b"".join(parts)
+
+
+class _Segments:
+    """A fetch(start, end) that answers from ranges fetched before (merged up front), else asks the source."""
+
+    def __init__(self, fetch):
+        self._fetch = fetch
+        self._segments: list[tuple[int, bytes]] = []
+
+    def prefetch(self, ranges: list[tuple[int, int]], gap: int = COALESCE_GAP) -> None:
+        merged: list[list[int]] = []
+        for lo, hi in sorted(ranges):
+            if merged and lo <= merged[-1][1] + gap:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        for lo, hi in merged:
+            self._segments.append((lo, self._fetch(lo, hi)))
+
+    def __call__(self, start: int, end: int) -> bytes:
+        for lo, data in self._segments:
+            if lo <= start and end <= lo + len(data):
+                return data[start - lo:end - lo]
+        data = self._fetch(start, end)
+        self._segments.append((start, data))
+        return data
+
+
+def read_entries(source, ref, desc: Descriptor, index: LayerIndex, entries: dict[str, IndexEntry],
+                 local: Path | None = None) -> dict[str, tuple[bytes, str] | RegistryExplorerError]:
+    """{name: (bytes, chain)} of several regular files of layer `desc`, or the error of each that failed.
+
+    The routes of `read_entry`, shared: one verified copy or one stream for all of them; else their
+    planned Range requests merged where close (`COALESCE_GAP`) and each file checked as `read_entry` does.
+    """
+    out: dict[str, tuple[bytes, str] | RegistryExplorerError] = {}
+    if index.kind == "stream-only" or (local is not None and local.is_file()):
+        if index.kind != "stream-only":
+            fetch = _local_fetch(local)
+            for name, e in entries.items():
+                out[name] = _one(lambda e=e: (read_entry_ranged(index, e, fetch)[0], LAYER_DIGEST))
+            return out
+        return _stream_entries(source, ref, desc, entries, local)
+    segments = _Segments(lambda a, b: source.read_range(ref, desc, a, b))
+    try:
+        segments.prefetch([r for r in (planned_range(index, e) for e in entries.values()) if r is not None])
+    except RangeRefused:
+        return _stream_entries(source, ref, desc, entries, local)  # noted in the trace
+    for name, e in entries.items():
+        out[name] = _one(lambda e=e: _ranged(index, e, segments, desc))
+    return out
+
+
+def _one(read):
+    try:
+        return read()
+    except RegistryExplorerError as exc:
+        return exc
+
+
+def _ranged(index: LayerIndex, e: IndexEntry, fetch, desc: Descriptor) -> tuple[bytes, str]:
+    data, chain, _ = read_entry_ranged(index, e, fetch)
+    if e.digest:
+        check_digest(data, e.digest, f"{e.entry.path} in layer {desc.digest}")
+    return data, chain
+
+
+def _stream_entries(source, ref, desc: Descriptor, entries: dict[str, IndexEntry],
+                    local: Path | None) -> dict[str, tuple[bytes, str] | RegistryExplorerError]:
+    """Every file from one verified stream of the layer, handed out only after the layer's digest checked."""
+    out: dict[str, tuple[bytes, str] | RegistryExplorerError] = {}
+    wanted = sorted((e.offset, name) for name, e in entries.items() if e.offset >= 0)
+    for name, e in entries.items():
+        if e.offset < 0:
+            out[name] = InvalidManifest(f"{e.entry.path} in layer {desc.digest}: the index does not say where it starts")
+    got: dict[str, bytes] = {}
+
+    def walk(raw) -> None:
+        stream, at = decompressed(raw, desc.media_type, f"layer {desc.digest}"), 0
+        for offset, name in wanted:
+            e = entries[name]
+            if offset < at:  # two names for one file (hard links): the same bytes
+                got[name] = next(got[n] for o, n in wanted if o == offset and n in got)
+                continue
+            got[name] = _cut(stream, offset - at, e.entry.size)
+            at = offset + len(got[name])
+        while stream.read(IN_CHUNK):
+            pass
+
+    try:
+        if local is not None and local.is_file():  # this read's own verified copy
+            with open(local, "rb") as f:
+                walk(f)
+        else:
+            with source.open_blob(ref, desc) as blob:
+                walk(blob)
+                while blob.read(IN_CHUNK):  # to the end: the verifying reader checks the digest there
+                    pass
+    except RegistryExplorerError as exc:  # the layer did not verify (or broke off): no file of it is handed out
+        return {name: exc for name in entries}
+    for _offset, name in wanted:
+        out[name] = _one(lambda name=name: _checked(got[name], entries[name], desc))
+    return out
+
+
+def _checked(data: bytes, e: IndexEntry, desc: Descriptor) -> tuple[bytes, str]:
+    what = f"{e.entry.path} in layer {desc.digest}"
+    if len(data) != e.entry.size:
+        raise InvalidManifest(f"{what}: the layer ends before the file does")
+    if e.digest:
+        check_digest(data, e.digest, what)
+    return data, LAYER_DIGEST

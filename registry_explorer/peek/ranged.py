@@ -19,7 +19,7 @@ from ..core.errors import DigestMismatch, InvalidManifest, RangeRefused, Registr
 from .index import BLOCK, IndexEntry, LayerIndex, SizedRawIO
 from .trust import ESTARGZ_TOC, VERIFIED_INDEX
 
-__all__ = ["RangeRefused", "RangedBlob", "check_digest", "read_entry_ranged"]
+__all__ = ["RangeRefused", "RangedBlob", "check_digest", "planned_range", "read_entry_ranged"]
 
 # Slack after the estimated end of a file's compressed bytes: zran reads ahead by its buffer.
 RANGE_SLACK = 64 << 10
@@ -116,6 +116,33 @@ def _gzip_plan(index: LayerIndex, start: int, end: int) -> tuple[int, int]:
     lo = max(0, pc - 1)  # a point may start mid-byte: zran reads the byte before it
     hi = min(index.layer_size, limit, pc + int((end - pu) * ratio * 1.05) + RANGE_SLACK)
     return lo, max(hi, lo + 1)
+
+
+def planned_range(index: LayerIndex, e: IndexEntry) -> tuple[int, int] | None:
+    """The compressed bytes [lo, hi) a ranged read of `e` fetches first (whole blocks where blocks are checked).
+
+    What a reader of several files plans with: the ranges of files close together are fetched as one
+    (`imagefs.reader.read_entries`). None for an empty file or an index without ranged reads.
+    """
+    size = e.entry.size
+    if size == 0:
+        return None
+    if index.kind == "gzip-checkpoints":
+        lo, hi = _gzip_plan(index, e.offset, e.offset + size)
+    elif index.kind == "tar":
+        lo, hi = e.offset, e.offset + size
+    elif index.kind == "estargz-toc":
+        lo, hi = e.chunk_offset, e.chunk_offset + e.chunk_size
+    elif index.kind == "zstd-frames":
+        covering = [f for f in index.frames if f[2] < e.offset + size and _frame_end(index, f) > e.offset]
+        if not covering:
+            return None
+        lo, hi = covering[0][0], covering[-1][0] + covering[-1][1]
+    else:
+        return None
+    if index.blocks:
+        lo, hi = lo // BLOCK * BLOCK, min(index.layer_size, -(-hi // BLOCK) * BLOCK)
+    return lo, hi
 
 
 def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, str, RangedBlob | None]:

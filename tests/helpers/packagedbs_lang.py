@@ -82,12 +82,17 @@ def _python_build(out: Path) -> None:
         env={"SETUPTOOLS_USE_DISTUTILS": "stdlib"})
 
 
+def python_cache() -> Path:
+    """The built Python fixture's directory: ``site/`` (what python_site() reads) and ``wheels/`` (pip's wheels)."""
+    return cached("python-site", {"wheels": WHEELS, "egg": EGG_INFO, "twice": TWICE, "distutils": DISTUTILS,
+                                  "py": sys.version_info[:2], "v": 2},
+                  _python_build)
+
+
 def python_site() -> FixtureTree:
     """A site-packages with three wheels installed by pip, two egg-info directories (one of them a second
     metadata file of a wheel-installed distribution) and a distutils egg-info file."""
-    top = cached("python-site", {"wheels": WHEELS, "egg": EGG_INFO, "twice": TWICE, "distutils": DISTUTILS,
-                                 "py": sys.version_info[:2], "v": 2},
-                 _python_build)
+    top = python_cache()
     site = top / "site"
     files = {f"{SITE}/{p}": data for p, data in read_tree(site, keep=lambda p: "__pycache__" not in p).items()}
     databases = sorted(p for p in files if p.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info")))
