@@ -49,15 +49,14 @@ def changes_frame(rows: list[tuple[str, str, FileState | None, FileState | None]
 
 
 def _top(path: str) -> str:
-    head, sep, _ = path.partition("/")
-    return head if sep else "/"
+    return path.partition("/")[0]
 
 
 def diff_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Counts and bytes per (top-level directory, change), then one ``(all)`` row per change.
 
-    `bytes_a`/`bytes_b` sum the regular files' sizes on each side; `bytes_delta` is b - a. Files directly
-    in the root count under ``/``.
+    `top` is a path's first component (a file directly in the root is its own). `bytes_a`/`bytes_b` sum
+    the regular files' sizes on each side; `bytes_delta` is b - a.
     """
     rows = []
     frame = df.assign(top=[_top(p) for p in df["path"]], sa=df["size_a"].fillna(0), sb=df["size_b"].fillna(0))

@@ -13,6 +13,7 @@ import traceback
 import click
 
 from ...core.errors import RegistryExplorerError
+from . import commands_inventory  # noqa: F401 - registers `rx packages` and `rx diff` on the group
 from .commands import State, cli
 
 __all__ = ["State", "cli", "console", "main"]
