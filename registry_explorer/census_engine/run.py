@@ -21,13 +21,13 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import RegistryExplorerError
-from ..frames.census_tables import TABLES, census_frame
+from ..frames.census_tables import ALL_TABLES, TABLES, census_frame
 from .store import MemorySink, ParquetSink
 from .unit import SourceSettings, error_row, run_unit, settings_for
 
 __all__ = ["Census", "census", "DEFAULT_INCLUDE"]
 
-DEFAULT_INCLUDE = TABLES
+DEFAULT_INCLUDE = TABLES  # and include=("packages",) for what is installed (frames.census_tables.OPTIONAL_TABLES)
 # Threads for the default executor: registries answer many small requests at once well; more
 # than this mostly queues behind the registry's own CPU and trips rate limits.
 DEFAULT_WORKERS = 16
@@ -69,7 +69,7 @@ class Census:
         return self.table("errors")
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        if name.startswith("_") or name not in TABLES:
+        if name.startswith("_") or name not in ALL_TABLES:
             raise AttributeError(name)
         return self.table(name)
 
@@ -163,9 +163,9 @@ def census(source, registry: str | None = None, repositories: str | Iterable[str
     registry's RateLimit-Remaining goes below it (the rest is left for a re-run).
     """
     include = tuple(include)
-    bad = [t for t in include if t not in TABLES]
+    bad = [t for t in include if t not in ALL_TABLES]
     if bad:
-        raise ValueError(f"unknown census tables {bad}; choose from {list(TABLES)}")
+        raise ValueError(f"unknown census tables {bad}; choose from {list(ALL_TABLES)}")
     plats = None if platforms == "all" else ((platforms,) if isinstance(platforms, str) else tuple(platforms))
     run_errors: list[dict] = []
     repos = _repositories(source, registry, repositories, run_errors)

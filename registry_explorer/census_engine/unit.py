@@ -21,6 +21,7 @@ from ..core.models import Descriptor, ImageConfig, Index, Manifest
 from ..core.platform import Platform
 from ..core.units import human_size
 from ..frames.census_tables import to_json
+from ..frames.inventory_tables import census_package_rows
 from ..frames.manifests import align_history, history_rows
 from ..sources.protocol import SourceSettings
 from ..sources.rebuild import shared_source
@@ -141,6 +142,8 @@ def _image_rows(source, m: Manifest, row: dict, platform: str | None, out: dict[
                                   "annotations": to_json(d.annotations),
                                   "diff_id": diff_ids[i] if i < len(diff_ids) else None,
                                   "created_by": hist[i].created_by if hist[i] is not None else None})
+    if "packages" in out:
+        census_package_rows(source, m, row, platform, out)
     if config is None:
         return
     if "configs" in out:

@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from .inventory_tables import PACKAGE_COLUMNS
 from .manifests import HISTORY_COLUMNS, LAYER_COLUMNS, PLATFORM_COLUMNS, REFERRER_COLUMNS, TAG_COLUMNS
 
-__all__ = ["CENSUS_COLUMNS", "TABLES", "base_images", "census_frame", "layer_sharing", "tag_timeline", "to_json"]
+__all__ = ["ALL_TABLES", "CENSUS_COLUMNS", "OPTIONAL_TABLES", "TABLES", "base_images", "census_frame", "layer_sharing", "tag_timeline", "to_json"]
 
 _WHERE = ["repository", "tag", "manifest_digest"]
 CENSUS_COLUMNS: dict[str, list[str]] = {
@@ -30,10 +31,15 @@ CENSUS_COLUMNS: dict[str, list[str]] = {
                          "working_dir", "env", "labels"],
     "history": _WHERE + HISTORY_COLUMNS,
     "referrers": _WHERE + REFERRER_COLUMNS,
+    "packages": _WHERE + ["platform"] + PACKAGE_COLUMNS,
     "errors": ["repository", "tag", "error", "message"],
 }
-TABLES = tuple(t for t in CENSUS_COLUMNS if t != "errors")
-_INTS = {"repositories": ("tag_count",), "tags": ("size",), "manifests": ("depth", "size"),
+# Built only when asked for (include=): packages are read from layer contents (ranged reads; one verified
+# pass per layer not indexed yet), far more than the manifests and configs the other tables need.
+OPTIONAL_TABLES = ("packages",)
+TABLES = tuple(t for t in CENSUS_COLUMNS if t not in ("errors", *OPTIONAL_TABLES))  # what a census builds by default
+ALL_TABLES = TABLES + OPTIONAL_TABLES
+_INTS = {"packages": ("layer",), "repositories": ("tag_count",), "tags": ("size",), "manifests": ("depth", "size"),
          "platforms": ("size",), "layers": ("index", "size"), "referrers": ("size",)}
 _TIMES = {"configs": ("created",), "history": ("created",), "referrers": ("created",)}
 _BOOLS = {"platforms": ("is_attestation",), "history": ("empty_layer",)}

@@ -23,12 +23,15 @@ from typing import Any
 
 import pandas as pd
 
+from ..core import mediatypes as mt
+from ..core.errors import RegistryExplorerError
+from ..core.models import Manifest
 from ..http.trace import metered
 from ..inventory.declared import compare, declared_packages, find_sbom
 from ..inventory.image import Installed, installed
 from .manifests import align_history
 
-__all__ = ["COMPARE_COLUMNS", "ERROR_COLUMNS", "PACKAGE_COLUMNS", "errors_frame", "packages", "packages_frame",
+__all__ = ["COMPARE_COLUMNS", "ERROR_COLUMNS", "PACKAGE_COLUMNS", "census_package_rows", "errors_frame", "packages", "packages_frame",
            "sbom_compare_frame"]
 
 PACKAGE_COLUMNS = ["ecosystem", "name", "version", "architecture", "source_package", "license", "database", "layer",
@@ -128,3 +131,26 @@ def packages(source: Any, ref: Any, *, platform: Any = None, compare_sbom: bool 
         "digest": found[1].get("digest"), "format": found[0].format, "found": found[1].get("found"),
         "subject": found[1].get("subject"), "packages": len(declared)}
     return df
+
+
+def census_package_rows(source: Any, manifest: Manifest, where: dict[str, Any], platform: str | None,
+                        out: dict[str, list[dict]]) -> None:
+    """The census's `packages` rows of one image manifest (`where`: repository, tag, manifest_digest).
+
+    Artifacts (SBOMs, signatures, attestations) have no filesystem and no rows. A database that cannot be
+    read, or an image whose layers cannot be, becomes a row of `out["errors"]`; the unit's other tables stay.
+    """
+    if not manifest.layers or not all(mt.is_layer(d.media_type or mt.OCI_LAYER_GZIP) for d in manifest.layers) \
+            or manifest.config is None or not mt.is_config(manifest.config.media_type):
+        return
+    errors = out.setdefault("errors", [])
+    try:
+        result = installed(source, manifest.reference)
+    except RegistryExplorerError as exc:
+        errors.append({"repository": where["repository"], "tag": where["tag"], "error": type(exc).__name__,
+                       "message": f"packages of {manifest.digest}: {exc}"})
+        return
+    out["packages"].extend({**where, "platform": platform, **r} for r in _rows(result))
+    errors.extend({"repository": where["repository"], "tag": where["tag"], "error": e["error"],
+                   "message": f"packages of {manifest.digest}: {e['database']} (layer {e['layer']}): {e['message']}"}
+                  for e in result.errors)

@@ -18,7 +18,7 @@ import registry_explorer as rx
 from helpers.ci import in_ci
 from registry_explorer import frames
 from registry_explorer.core import mediatypes as mt
-from registry_explorer.frames.census_tables import CENSUS_COLUMNS, census_frame, to_json
+from registry_explorer.frames.census_tables import TABLES, census_frame, to_json
 from registry_explorer.sandbox.registry import RegistryBinaryMissing, start_registry
 from registry_explorer.sandbox.samples_census import seed_census_on_disk
 
@@ -85,7 +85,7 @@ def _config_row(where: dict, config) -> dict:
 
 def walk_tables(cl: rx.Client, host: str, repositories: list[str]) -> dict[str, pd.DataFrame]:
     """The census tables, built by walking tags()/image()/config() one at a time."""
-    rows: dict[str, list[dict]] = {t: [] for t in CENSUS_COLUMNS if t != "errors"}
+    rows: dict[str, list[dict]] = {t: [] for t in TABLES}  # the default tables (packages only on request)
     for repo in repositories:
         names = cl.tags(f"{host}/{repo}")
         rows["repositories"].append({"repository": repo, "tag_count": len(names)})
