@@ -27,13 +27,14 @@ from .fetching import FetchMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural
 from .listings import MERGED, ListingsMixin
 from .navigation import NavMixin
+from .packages import PackagesMixin
 from .state_base import READY, serialized
 from .tabs import TabsMixin
 
 __all__ = ["MERGED", "READY", "ExplorerState"]
 
 
-class ExplorerState(NavMixin, FetchMixin, ListingsMixin, TabsMixin):
+class ExplorerState(NavMixin, FetchMixin, ListingsMixin, PackagesMixin, TabsMixin):
     """What the Explorer shows (traits) and what it can do (methods); usable without a kernel."""
 
     back_stack = List(help="Earlier (reference, platform) entries; back() returns to the last one.")

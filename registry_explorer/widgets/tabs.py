@@ -16,7 +16,7 @@ from .listings import MERGED
 from .state_base import StateCore, serialized
 
 # The view's tabs, in order; the state only needs the names to decide what each one lists.
-TABS = ("Layers", "Config", "History", "Files", "Referrers", "HTTP", "Tags", "Supply chain")
+TABS = ("Layers", "Config", "History", "Files", "Referrers", "HTTP", "Tags", "Supply chain", "Packages")
 # Opening the Files tab lists the merged filesystem by itself only if that reads this little;
 # otherwise the user asks ("List files" or a layer), since the listing streams every layer.
 AUTO_LIST_BYTES = 64 << 20

@@ -11,7 +11,8 @@ rx-tabs; Layers: rx-layers-table, rx-layer-select, rx-dest, rx-fetch, rx-cancel,
 rx-progress-blob, rx-progress-overall, rx-fetched; rx-config; rx-history; Files: rx-files-layer,
 rx-files-load, rx-files-filter, rx-files, rx-file-info; Referrers: rx-referrers,
 rx-load-referrers, rx-open-subject; HTTP: rx-trace, rx-trace-refresh, rx-trace-select, rx-curl;
-Tags: rx-tags, rx-load-tags, rx-more-tags; navigation and Supply chain: see pane_supply.py.
+Tags: rx-tags, rx-load-tags, rx-more-tags; navigation and Supply chain: see pane_supply.py; Packages: see
+pane_packages.py.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from . import render  # noqa: E402
 from .pane_files import FILES_SHOWN, FilesPane  # noqa: E402
 from .pane_layers import LayersPane  # noqa: E402
 from .pane_lists import ListsPane  # noqa: E402
+from .pane_packages import PackagesPane  # noqa: E402
 from .pane_supply import SupplyPane  # noqa: E402
 from .viewkit import EXPLORER_CSS, WIDE, SyncMixin, hook, scrolling  # noqa: E402
 
@@ -63,7 +65,7 @@ def _walk(widget: w.Widget):
         yield from _walk(child)
 
 
-class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
+class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, PackagesPane, SyncMixin, w.VBox):
     """Browse a registry in Jupyter: resolve, pick a platform, read layers/config/files, fetch blobs.
 
     `explorer.reference`, `explorer.selected` and `explorer.fetched` follow what the user does,
@@ -172,7 +174,8 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self.descriptor_box.titles = ("Descriptor",)
         self.platform_dropdown = hook(w.Dropdown(options=[], description="Platform",
                                                  layout=w.Layout(width=WIDE)), "rx-platform")
-        panes = {**self._build_layers(), **self._build_files(), **self._build_lists(), **self._build_supply()}
+        panes = {**self._build_layers(), **self._build_files(), **self._build_lists(), **self._build_supply(),
+                 **self._build_packages()}
         self.tabs = hook(w.Tab(children=[panes[t] for t in TABS]), "rx-tabs")
         self.tabs.titles = TABS
 
@@ -195,6 +198,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self._wire_files()
         self._wire_lists()
         self._wire_supply()
+        self._wire_packages()
         s.observe(lambda _: self._render_status(), names=["status", "busy", "error"])
         s.observe(lambda _: self._render_error(), names="error")
         s.observe(lambda _: self._render_reference(), names="reference")
@@ -243,6 +247,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self._render_links()
         self._render_shown()
         self._render_supply()
+        self._render_packages()
 
     def _render_status(self) -> None:
         self.status_html.value = render.status_html(self.state.status, self.state.busy, self.state.error)
