@@ -24,7 +24,7 @@ from pathlib import Path
 from ..core.errors import RegistryExplorerError
 from ..sources.remote import Client
 from . import registry as reg_mod
-from . import samples, samples_data, samples_peek
+from . import samples, samples_data, samples_inventory, samples_peek
 from .push import _Client, push_image
 from .samples_census import seed_census_on_disk
 
@@ -131,8 +131,9 @@ class Sandbox:
 
 
 def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private: bool = False,
-         big: bool = False) -> dict[str, str]:
-    """Push the sample images to a registry at `url` (with `big`, the 64 MiB one too); returns name -> reference."""
+         big: bool = False, inventory: bool = False) -> dict[str, str]:
+    """Push the sample images to a registry at `url` (with `big`, the 64 MiB one too; with `inventory`,
+    demo/inventory:1.0 and 1.1 and the SBOM of 1.1: samples_inventory.py); returns name -> reference."""
     host = url.split("://", 1)[1]
     images = {**samples.build_images(cached=True), **samples_data.build_images(), **samples_peek.build_peek_images()}
     if big:
@@ -158,6 +159,8 @@ def seed(url: str, *, auth: tuple[str, str] | None = None, verify=True, private:
         from .samples_supply import seed_optional
 
         refs.update(seed_optional(url, auth=auth, verify=verify))
+    if inventory:
+        refs.update(samples_inventory.seed(url, auth=auth, verify=verify))
     return refs
 
 
@@ -180,11 +183,12 @@ def _remove_orphans(parent: Path) -> None:
 
 
 def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None = None, big: bool = False,
-          census: bool = False) -> Sandbox:
+          census: bool = False, inventory: bool = False) -> Sandbox:
     """Start a seeded sandbox registry on 127.0.0.1 (`auth=None` or `'token'`); `port=0` picks a free one.
 
     `big=True` also pushes the 'big' sample (a >= 64 MiB gzip layer; built on first use, then cached).
     `census=True` also writes the census sample (44 repositories, 1,136 tags: samples_census.py).
+    `inventory=True` also pushes demo/inventory:1.0 and :1.1, package databases in layers (samples_inventory.py).
     """
 
     if auth not in (None, "token"):
@@ -216,7 +220,7 @@ def start(*, auth: str | None = None, port: int = 0, workdir: str | Path | None 
     atexit.register(sb.stop)
     try:
         sb.references = seed(running.url, auth=running.auth, verify=running.verify, private=auth == "token",
-                             big=big)
+                             big=big, inventory=inventory)
         if census_sample is not None:
             sb.census = census_sample
             sb.references["census"] = f"{running.host} ({len(census_sample.repositories)} repositories, " \

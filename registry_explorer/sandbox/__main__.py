@@ -1,4 +1,4 @@
-"""`python -m registry_explorer.sandbox [--auth token] [--port N] [--big] [--census]`: run the sandbox until Ctrl-C."""
+"""`python -m registry_explorer.sandbox [--auth token] [--port N] [--big] [--census] [--inventory]`: run it until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", metavar="HOST:PORT", help="only push the samples to an existing http registry")
     p.add_argument("--big", action="store_true",
                    help="also push the 'big' sample: a >= 64 MiB gzip layer (built once, then cached)")
+    p.add_argument("--inventory", action="store_true",
+                   help="also demo/inventory:1.0 and 1.1 (package databases in layers, an SBOM) for rx packages / rx diff")
     args = p.parse_args(argv)
     if args.seed:
-        for name, ref in seed(f"http://{args.seed}", big=args.big).items():
+        for name, ref in seed(f"http://{args.seed}", big=args.big, inventory=args.inventory).items():
             print(f"{name:10} {ref}")
         return 0
     try:
-        sb = start(auth=args.auth, port=args.port, big=args.big, census=args.census)
+        sb = start(auth=args.auth, port=args.port, big=args.big, census=args.census, inventory=args.inventory)
     except SandboxError as exc:
         print(exc, file=sys.stderr)
         return 2 if str(exc) == INSTALL_HINT else 1

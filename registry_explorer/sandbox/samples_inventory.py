@@ -7,6 +7,9 @@ Their package databases are written here, at build time, in the formats the pack
 and no database file is committed. The real tools' own databases are what the test suite checks the
 parsers against (tests/helpers/packagedbs*.py); these are for teaching, and small.
 
+Two files stand in for shared libraries (2 and 3 MiB, half random: gzip halves them as it does real code),
+so pulling an image moves what a small real one would, while its databases stay a few KiB.
+
 * 1.0: layer 0 a Debian base (its status lists one package ``rc``: removed, configuration kept, so not
   installed), layer 1 ``apt-get install python3 openssl`` (status rewritten), layer 2 ``pip install
   requests``, layer 3 ``COPY app/``.
@@ -24,7 +27,9 @@ parsers against (tests/helpers/packagedbs*.py); these are for teaching, and smal
 from __future__ import annotations
 
 import io
+import random
 import tarfile
+from functools import cache
 from typing import Any
 
 from .push import _Client, push_image
@@ -159,6 +164,14 @@ def _dist(name: str, version: str, licence: str) -> list[Member]:
             (f"{SITE}/{folder}", "dir", b"", None), (module, "file", f'__version__ = "{version}"\n'.encode(), None)]
 
 
+@cache
+def _library(seed: int, size: int) -> bytes:
+    """A shared library's stand-in: half seeded random bytes, half text, so gzip halves it as it does real code."""
+    rnd = random.Random(seed)
+    text = b"".join(b"symbol_%06d@@GLIBC_2.34\n" % i for i in range(size // 48 + 1))[: size - size // 2]
+    return rnd.randbytes(size // 2) + text
+
+
 def _dirs(*paths: str) -> list[Member]:
     return [(p, "dir", b"", None) for p in paths]
 
@@ -170,6 +183,7 @@ def _base() -> bytes:
         ("etc/os-release", "file", b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n', None),
         ("usr/bin/bash", "file", b"\x7fELF bash 5.2.15\n", 0o755),
         ("usr/bin/sh", "symlink", "bash", None),
+        ("usr/lib/x86_64-linux-gnu/libc.so.6", "file", _library(6, 2 << 20), 0o755),
         ("usr/lib/x86_64-linux-gnu/libssl.so.3", "file", b"\x7fELF libssl 3.0.11\n", None),
         (STATUS, "file", _status(BASE), None),
     ])
@@ -184,6 +198,7 @@ def _python_layer(openssl: str) -> bytes:
                ("usr/bin/python3", "symlink", "python3.11", None),
                ("usr/bin/openssl", "file", f"\x7fELF openssl {openssl}\n".encode(), 0o755),
                ("usr/lib/python3.11/os.py", "file", b"# os module\n", None),
+               ("usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", "file", _library(311, 3 << 20), None),
                (STATUS, "file", _status(fixed + python), None)]
     if openssl != OPENSSL_OLD:  # the upgrade replaces the library the base layer installed
         members.append(("usr/lib/x86_64-linux-gnu/libssl.so.3", "file", f"\x7fELF libssl {openssl}\n".encode(), None))
