@@ -4,6 +4,8 @@ Prints one JSON line. Modes:
 - `fetch HOST REPO DIGEST SIZE WARM_DIGEST WARM_SIZE DEST`: Client.fetch_blobs of one blob, with the
   peak RSS growth during the fetch (VmHWM reset via /proc/self/clear_refs, then read back).
 - `files HOST ENTRIES RAW_BYTES`: frames.files() on the benchmarks.files_rss layer (its child).
+- `files-nodigests HOST ENTRIES RAW_BYTES`: the same with the per-file sha256 switched off (the pass before issue 25).
+- `listing HOST ENTRIES`: the plain verified listing stream (layers.iter_layer) of the same layer.
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ def main(argv: list[str]) -> int:
         from benchmarks import files_rss
 
         res = files_rss.child(args[0], int(args[1]), int(args[2]))
+    elif mode == "files-nodigests":
+        from benchmarks import files_rss
+
+        res = files_rss.child(args[0], int(args[1]), int(args[2]), digests=False)
+    elif mode == "listing":
+        from benchmarks import files_rss
+
+        res = files_rss.child_listing(args[0], int(args[1]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     print(json.dumps(res))

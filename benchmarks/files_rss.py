@@ -164,9 +164,15 @@ def push_image(base: str, layer_path: Path, layer: dict) -> str:
 # --- child: measure ----------------------------------------------------------------------------
 
 
-def child(host: str, entries: int, raw_bytes: int) -> dict:
+def child(host: str, entries: int, raw_bytes: int, digests: bool = True) -> dict:
     import registry_explorer as rx
     from registry_explorer import frames
+
+    if not digests:  # the index pass as it was before issue 25: no file's content hashed on the way
+        from registry_explorer.peek import digests as per_file
+
+        per_file.ContentDigests.tap = lambda self, data, offset: None
+        per_file.ContentDigests.start = lambda self, slot, info: True
 
     client = rx.Client(docker_config={}, cache=False)
     ref = f"{host}/{REPO}:v1"
@@ -195,9 +201,11 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
     reset = reset_peak()
     before = status("VmRSS")
     ru_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    cpu = _cpu()
     t = time.perf_counter()
     df = frames.files(client, ref, layer)
     seconds = time.perf_counter() - t
+    cpu = _cpu() - cpu
     peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     growth = peak - (before if reset else ru_before)
     reader = readers[0]
@@ -208,6 +216,7 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
         "entries_expected": entries,
         "digest_verified": bool(reader.verified and reader.bytes_read == layer.size),
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
         "mb_per_s_compressed": round(layer.size / seconds / 1e6, 1),
         "mb_per_s_uncompressed": round(raw_bytes / seconds / 1e6, 1),
         "raw_verified_read_mb_per_s": round(layer.size / raw_seconds / 1e6, 1),
@@ -216,6 +225,34 @@ def child(host: str, entries: int, raw_bytes: int) -> dict:
         "peak_measured_by": "VmHWM after clear_refs" if reset else "ru_maxrss",
         "dataframe_mib": round(df.memory_usage(deep=True).sum() / MIB, 1),
     }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process, every thread (the index pass runs zran on a second one)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def child_listing(host: str, entries: int) -> dict:
+    """The plain verified listing stream (`layers.iter_layer`: blob -> gunzip -> tar walk, digest checked at the
+    end, no index, no per-file digests) of the same layer: what frames.files() cost before the index and its
+    per-file sha256 were recorded in the same pass (benchmarks case 4 compares the two)."""
+    import registry_explorer as rx
+    from registry_explorer.layers import iter_layer
+
+    client = rx.Client(docker_config={}, cache=False)
+    ref = f"{host}/{REPO}:v1"
+    layer = client.image(ref).layers[0]
+    _warm_up()
+    with client.open_blob(ref, layer) as r:  # the same connection warm-up as child() makes
+        while r.read(1 << 20):
+            pass
+    cpu = _cpu()
+    t = time.perf_counter()
+    n = sum(1 for _ in iter_layer(client, ref, layer))
+    seconds = time.perf_counter() - t
+    return {"entries": n, "entries_expected": entries, "seconds": round(seconds, 3),
+            "cpu_seconds": round(_cpu() - cpu, 3)}
 
 
 def _warm_up() -> None:

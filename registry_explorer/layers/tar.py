@@ -125,11 +125,16 @@ class _Guard:
 
 
 class _Counted:
-    """The decompressed stream, counted: enforces the bomb cap and the per-entry header budget."""
+    """The decompressed stream, counted: enforces the bomb cap and the per-entry header budget.
 
-    def __init__(self, src, guard: _Guard):
+    `tap(data, offset)`, when given, sees every chunk with its offset in the decompressed stream, as it
+    passes: what a caller uses to hash file contents without reading them a second time (peek.build).
+    """
+
+    def __init__(self, src, guard: _Guard, tap=None):
         self._src = src
         self._g = guard
+        self._tap = tap
 
     def read(self, n: int) -> bytes:
         """Read up to `n` decompressed bytes, enforcing the size and header caps."""
@@ -138,6 +143,8 @@ class _Counted:
             raise TooLarge(f"{g.what}: tar headers of one entry", g.max_header, g.total - g.header_start,
                            hint=" (a hostile or corrupt layer)")
         data = self._src.read(n)
+        if self._tap is not None and data:
+            self._tap(data, g.total)
         g.total += len(data)
         if g.total > g.max_bytes:
             raise TooLarge(f"{g.what} decompressed", g.max_bytes, g.total,
@@ -223,12 +230,14 @@ def iter_members(
     max_entries: int = MAX_ENTRIES,
     max_path: int = MAX_PATH_LENGTH,
     max_bytes: int = MAX_DECOMPRESSED_BYTES,
+    tap=None,
 ) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     """(tar, member) pairs under the same limits as iter_entries; `tar.extractfile(member)` works
-    until the next member is requested (stream mode)."""
+    until the next member is requested (stream mode). `tap(data, offset)` sees the decompressed
+    stream as it passes (see `_Counted`)."""
     guard = _Guard(what=what, max_bytes=max_bytes, max_path=max_path)
     stream = decompressed(fileobj, media_type, what)
-    counted = _Counted(stream, guard)
+    counted = _Counted(stream, guard, tap)
     info_cls = type("_LayerTarInfo", (_GuardedTarInfo,), {"guard": guard})
     try:
         tar = tarfile.open(fileobj=counted, mode="r|", bufsize=TAR_BUFSIZE, tarinfo=info_cls)

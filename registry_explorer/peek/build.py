@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import io
 import os
+import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..core.extras import require
 from ..core.models import Descriptor
 from ..layers.compress import GZIP_MAGIC, IN_CHUNK, ZSTD_MAGIC, ZSTD_MAX_WINDOW, _invalid, _Prefixed, _read_exact
 from ..layers.tar import MAX_DECOMPRESSED_BYTES, entry_from_tarinfo, iter_members
+from .digests import ContentDigests, Hasher
 from .index import BLOCK, DEFAULT_SPAN, IndexEntry, LayerIndex, SizedRawIO
 from .trust import VERIFIED_INDEX
 
@@ -55,14 +57,12 @@ class _Aborted(OSError):
 
 
 class _Tee:
-    """Reads `raw`, appends every byte to `path`, hashes BLOCK-sized blocks, and wakes followers."""
-    def __init__(self, raw, path: Path):
+    """Reads `raw`, appends every byte to `path`, has BLOCK-sized blocks hashed (`hasher`), and wakes followers."""
+    def __init__(self, raw, path: Path, hasher: Hasher):
         self._raw = raw
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.written = 0
-        self.blocks: list[bytes] = []
-        self._h = hashlib.sha256()
-        self._in_block = 0
+        self.hasher = hasher
         self.cond = threading.Condition()
         self.done = False
         self.failed = False
@@ -75,14 +75,7 @@ class _Tee:
             done = 0
             while done < len(data):  # os.write may write less than asked
                 done += os.write(self._fd, view[done:])
-            while view:
-                take = min(len(view), BLOCK - self._in_block)
-                self._h.update(view[:take])
-                self._in_block += take
-                if self._in_block == BLOCK:
-                    self.blocks.append(self._h.digest())
-                    self._h, self._in_block = hashlib.sha256(), 0
-                view = view[take:]
+            self.hasher.blob(data)
             with self.cond:
                 self.written += len(data)
                 self.cond.notify_all()
@@ -92,9 +85,6 @@ class _Tee:
         """Read the blob to its end (its reader checks the digest there)."""
         while self.read(IN_CHUNK):
             pass
-        if self._in_block:
-            self.blocks.append(self._h.digest())
-            self._in_block = 0
 
     def finish(self, ok: bool) -> None:
         """Close the copy; followers see the end (or an abort)."""
@@ -164,25 +154,33 @@ class _Points(threading.Thread):
             self._follow.close()
 
 
-def _walk(stream, media_type: str, what: str, **limits) -> list[IndexEntry]:
-    """Tar entries of a (decompressed by `media_type`) stream with their data offsets and content digests.
+def _walk(stream, media_type: str, what: str, hasher: Hasher, **limits) -> list[tuple[tarfile.TarInfo, str]]:
+    """(member, content digest or '') of a (decompressed by `media_type`) stream, in archive order.
 
-    Each regular file's content is hashed on the way (it streams past anyway), so the index can say
-    what a file holds without reading it again: `rx.diff` compares images by these digests.
+    Each regular file's content is hashed on the way (it streams past anyway: `digests.ContentDigests`;
+    '' here means `hasher.files` will hold it), so the index can say what a file holds without reading it
+    again: `rx.diff` compares images by these digests.
     """
-    out = []
-    for tar, info in iter_members(stream, media_type, what=what, **limits):
+    hashes = ContentDigests(hasher)
+    rows: list[tuple[tarfile.TarInfo, str]] = []
+    for tar, info in iter_members(stream, media_type, what=what, tap=hashes.tap, **limits):
         digest = ""
-        if info.isreg() and info.size:
+        if info.isreg() and not info.size:
+            digest = _EMPTY_SHA256
+        elif info.isreg() and not hashes.start(len(rows), info):
             h = hashlib.sha256()
             src = tar.extractfile(info)
             while chunk := src.read(IN_CHUNK):
                 h.update(chunk)
             digest = "sha256:" + h.hexdigest()
-        elif info.isreg():
-            digest = _EMPTY_SHA256
-        out.append(IndexEntry(entry_from_tarinfo(info), int(info.offset_data), digest))
-    return out
+        rows.append((info, digest))
+    return rows
+
+
+def _entries(rows: list[tuple[tarfile.TarInfo, str]], hasher: Hasher) -> list[IndexEntry]:
+    """Index entries once the hashing thread is done (`hasher.close()`)."""
+    return [IndexEntry(entry_from_tarinfo(info), int(info.offset_data), digest or hasher.files.get(i, ""))
+            for i, (info, digest) in enumerate(rows)]
 
 
 def _sniff(raw, media_type: str) -> tuple[str, object]:
@@ -197,13 +195,16 @@ def _sniff(raw, media_type: str) -> tuple[str, object]:
 def _walk_verified(tee: _Tee, stream, media_type: str, what: str, **limits) -> list[IndexEntry]:
     """Walk, then read the blob to its end; a damaged stream reports the digest mismatch, not the parse."""
     try:
-        entries = _walk(stream, media_type, what, **limits)
-    except (InvalidManifest, TooLarge):
-        with contextlib.suppress(OSError, InvalidManifest):
-            tee.drain()  # DigestMismatch / SizeMismatch propagate and replace the parse error
-        raise
-    tee.drain()
-    return entries
+        try:
+            rows = _walk(stream, media_type, what, tee.hasher, **limits)
+        except (InvalidManifest, TooLarge):
+            with contextlib.suppress(OSError, InvalidManifest):
+                tee.drain()  # DigestMismatch / SizeMismatch propagate and replace the parse error
+            raise
+        tee.drain()
+    finally:
+        tee.hasher.close()  # everything handed over is hashed: blocks and file contents
+    return _entries(rows, tee.hasher)
 
 
 def build_index(source, ref, desc: Descriptor, *, span: int = DEFAULT_SPAN, keep: Path | None = None,
@@ -235,7 +236,7 @@ def local_copy(directory: Path, desc: Descriptor) -> Path:
 
 def _build(source, ref, desc: Descriptor, path: Path, what: str, common: dict, span: int, limits) -> LayerIndex:
     with source.open_blob(ref, desc) as blob:
-        tee = _Tee(blob, path)
+        tee = _Tee(blob, path, Hasher(BLOCK))
         kind, head = _sniff(tee, desc.media_type)
         if kind == "gzip":
             require("indexed_gzip", "peek", "gzip seek points for open_file/read_file")
@@ -251,13 +252,13 @@ def _build(source, ref, desc: Descriptor, path: Path, what: str, common: dict, s
             if points.error is not None:
                 raise _invalid(what, f"gzip seek points could not be built ({points.error})")
             return LayerIndex(kind="gzip-checkpoints", entries=entries, seek_points=points.points,
-                              zran=points.zran, blocks=tee.blocks, **common)
+                              zran=points.zran, blocks=tee.hasher.blocks, **common)
         try:
             entries = _walk_verified(tee, head, desc.media_type if kind != "none" else _TAR_MT, what, **limits)
         finally:
             tee.finish(True)
         if kind == "none":  # uncompressed: tar offsets are blob offsets, checked by the block digests
-            return LayerIndex(kind="tar", entries=entries, blocks=tee.blocks, **common)
+            return LayerIndex(kind="tar", entries=entries, blocks=tee.hasher.blocks, **common)
         if kind != "zstd":
             return LayerIndex(kind="stream-only", entries=entries, **common)
         with open(path, "rb") as raw:
@@ -265,7 +266,7 @@ def _build(source, ref, desc: Descriptor, path: Path, what: str, common: dict, s
     # One frame gives no random access: say so rather than pretend (issue 12, zstd).
     if len(frames) < 2:
         return LayerIndex(kind="stream-only", entries=entries, **common)
-    return LayerIndex(kind="zstd-frames", entries=entries, frames=frames, blocks=tee.blocks, **common)
+    return LayerIndex(kind="zstd-frames", entries=entries, frames=frames, blocks=tee.hasher.blocks, **common)
 
 
 def _zstd_frames(raw, what: str, max_frame_bytes: int = MAX_ZSTD_FRAME_BYTES) -> list[tuple[int, int, int]]:
