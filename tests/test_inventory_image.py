@@ -103,6 +103,15 @@ def test_layer_attribution_rpm_three_installs_and_a_removal(tmp_path, open_regis
     assert db["path"] == "var/lib/rpm/rpmdb.sqlite" and db["layers_read"] == [3, 2, 1, 0]
 
 
+def test_layer_attribution_removed_then_installed_again(tmp_path, open_registry):
+    """Installed, removed, installed again: the package is the later layer's, not the first's."""
+    steps = rpm_layers(tmp_path, [("-i", ["rx-alpha", "rx-beta"]), ("-e", ["rx-alpha"]), ("-i", ["rx-gamma-tools"]),
+                                  ("-i", ["rx-alpha"])])
+    df = rx.packages(_client(open_registry), _push(open_registry, "rpm-again", steps.layers))
+    assert _rows(df) == _truth(steps.truth)
+    assert dict(zip(df["name"], df["layer"])) == {"rx-alpha": 3, "rx-beta": 0, "rx-gamma-tools": 2}
+
+
 def test_layer_attribution_pip_three_installs_and_an_uninstall(tmp_path, open_registry):
     """pip wrote one dist-info per layer and its uninstall became whiteouts: per-file attribution."""
     steps = pip_layers(tmp_path)

@@ -35,6 +35,7 @@ from .packagedbs_rpm import _cache as rpm_cache
 # (packages installed, created_by) per step; the fourth step removes REMOVED_RPM.
 RPM_STEPS = [(["rx-alpha"], "RUN rpm -i rx-alpha"), (["rx-beta", "rx-beta-libs"], "RUN rpm -i rx-beta rx-beta-libs"),
              (["rx-gamma-tools", "rx-kmod-1.0", "rx-kmod-1.1"], "RUN rpm -i rx-gamma-tools rx-kmod-1.0 rx-kmod-1.1")]
+# (the created_by of each step is "RUN rpm <op> <names>")
 REMOVED_RPM = "rx-beta-libs"
 REMOVED_WHEEL = "rx-beta"
 
@@ -104,8 +105,12 @@ def _whiteout(path: str) -> str:
     return f"{head}/.wh.{base}" if head else f".wh.{base}"
 
 
-def rpm_layers(work: Path) -> Steps:
-    """Three `rpm -i --justdb` steps and one `rpm -e --justdb`, each a layer holding the whole rpmdb.sqlite."""
+def rpm_layers(work: Path, steps_: list[tuple[str, list[str]]] | None = None) -> Steps:
+    """Three `rpm -i --justdb` steps and one `rpm -e --justdb`, each a layer holding the whole rpmdb.sqlite.
+
+    `steps_` replaces them: (``"-i"`` or ``"-e"``, package names) per layer; `installed_in` then names the
+    layer of each name's last install.
+    """
     need("rpm")
     files = sorted((rpm_cache() / "rpmbuild" / "RPMS").glob("*/*.rpm"))
 
@@ -117,9 +122,10 @@ def rpm_layers(work: Path) -> Steps:
     steps = Steps([], [])
     before = snapshot(root)
     dbpath = str(root / DBPATH)
-    commands = [(["-i", "--justdb", "--nodeps", *(rpm_file(n) for n in names)], step, names)
-                for names, step in RPM_STEPS]
-    commands.append((["-e", "--justdb", "--nodeps", REMOVED_RPM], f"RUN rpm -e {REMOVED_RPM}", []))
+    if steps_ is None:
+        steps_ = [("-i", names) for names, _ in RPM_STEPS] + [("-e", [REMOVED_RPM])]
+    commands = [([op, "--justdb", "--nodeps", *(rpm_file(n) if op == "-i" else n for n in names)],
+                 f"RUN rpm {op} {' '.join(names)}", names if op == "-i" else []) for op, names in steps_]
     for i, (args, step, names) in enumerate(commands):
         run(["rpm", "--dbpath", dbpath, *args])
         after = snapshot(root)
