@@ -162,6 +162,22 @@ def test_unreadable_databases_are_errors_not_failures(dpkg_minbase, open_registr
     assert set(errors["layer"]) == {0}
 
 
+def test_a_database_past_its_limit_is_refused_unread(dpkg_minbase, open_registry, tmp_path, monkeypatch):
+    """The index knows the file's size: a hostile 3 MiB status (limit lowered to 1 MiB here) is not fetched."""
+    from registry_explorer.inventory import dpkg
+
+    status = dpkg_minbase.files["var/lib/dpkg/status"]
+    big = (status + b"\n") * (3 * (1 << 20) // len(status) + 1)
+    ref = _push(open_registry, "too-big", [(tar_layer([("var/lib/dpkg/status", "file", big, None)]), "big status")])
+    rx.packages(_client(open_registry, cache=tmp_path), ref)  # the layer's index, built once
+    monkeypatch.setattr(dpkg, "MAX_TEXT_DATABASE_BYTES", 1 << 20)
+    df = rx.packages(_client(open_registry, cache=tmp_path), ref)
+    assert len(df) == 0 and df.attrs["databases"] == []
+    (error,) = df.attrs["errors"]
+    assert error["error"] == "TooLarge" and error["layer"] == 0 and "not read" in error["message"]
+    assert df.attrs["bytes_moved"] < 64 << 10  # the manifest and config, not the 3 MiB
+
+
 def test_symlinked_rpm_directory_and_wal_left_behind(rpm_sqlite, open_registry):
     """Fedora's var/lib/rpm -> ../../usr/lib/sysimage/rpm: read once, by its real path; a non-empty WAL is named."""
     db = rpm_sqlite.files["var/lib/rpm/rpmdb.sqlite"]

@@ -39,7 +39,18 @@ from ..imagefs.tree import LayerView
 from ..layers import Placed
 from ..peek.index import IndexEntry
 from ..peek.obtain import layer_index
-from . import DATABASE_PATTERNS, PackageRecord, UnsupportedDatabase, distinct_per_site, parser_for
+from . import (
+    DATABASE_PATTERNS,
+    PackageRecord,
+    UnsupportedDatabase,
+    apk,
+    distinct_per_site,
+    dpkg,
+    ecosystems,
+    parser_for,
+    python_dists,
+    rpmdb,
+)
 from .dpkg import is_status_d
 
 __all__ = ["ECOSYSTEMS", "MAX_DATABASE_FILES", "Installed", "installed"]
@@ -51,6 +62,13 @@ MAX_DATABASE_FILES = 100_000
 # Databases rewritten whole by each layer that changes them (the rest is one file per package).
 _WHOLE_FILE = ("rpm", "apk")
 _ERROR_FIELDS = ("database", "layer", "ecosystem", "error", "format", "message")
+
+
+def size_limit(ecosystem: str) -> int:
+    """The largest database file of `ecosystem` its parser reads (checked before a byte of it is fetched)."""
+    return {"deb": dpkg.MAX_TEXT_DATABASE_BYTES, "apk": apk.MAX_TEXT_DATABASE_BYTES, "rpm": rpmdb.MAX_RPMDB_BYTES,
+            "python": python_dists.MAX_METADATA_BYTES, "npm": ecosystems.MAX_METADATA_BYTES,
+            "java": ecosystems.MAX_ARCHIVE_BYTES}[ecosystem]
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,13 @@ class _Reader:
                 break
         return out
 
+    def size_of(self, pos: int, entry: IndexEntry) -> int:
+        """A layer's file size (a hard link's target's in the same layer)."""
+        if entry.entry.type == "hardlink":
+            target = self.view(pos).by_path.get(entry.entry.linkname)
+            return target.entry.size if target is not None else 0
+        return entry.entry.size
+
     def digest_of(self, pos: int, entry: IndexEntry) -> str:
         """The content digest of a layer's file (a hard link's target in the same layer), '' if unknown."""
         if entry.entry.type == "hardlink":
@@ -161,6 +186,11 @@ class _Reader:
             writers = self.writers(path, place.layer_index)
             if not writers:  # the listing and the layer's own index disagree: read what the listing says
                 writers = [(place.layer_index, IndexEntry(place.entry))]
+            size, limit = self.size_of(*writers[0]), size_limit(ecosystem)
+            if size > limit:  # refused from the index's size: a hostile database costs no download
+                self.error(path, writers[0][0], ecosystem, "TooLarge", None,
+                           f"{path} is {size} bytes, more than the {limit} its parser reads; not read")
+                continue
             dbs.append((path, ecosystem, parser, writers))
         # Every database's top copy, read layer by layer: close files share Range requests (read_files).
         by_layer: dict[int, list[str]] = {}
@@ -274,6 +304,8 @@ class _Reader:
                 break
             digest = self.digest_of(pos, entry)
             if not digest or digest != previous_digest:
+                if self.size_of(pos, entry) > size_limit(ecosystem):
+                    break  # a lower copy too large to read: attribution stops at the copy above it
                 lower = self.parse(pos, path, ecosystem, parser)
                 if lower is None:
                     break  # an unreadable lower copy: attribution stops at the copy above it
