@@ -17,6 +17,7 @@ import re
 import struct
 import tarfile
 import zlib
+from datetime import datetime
 
 from ..core.errors import DigestMismatch, InvalidManifest
 from ..core.models import Descriptor
@@ -151,6 +152,7 @@ def index_from_toc(toc: bytes, layer_digest: str, layer_size: int, media_type: s
             ti.size = int(e.get("size", 0))
             ti.mode, ti.uid, ti.gid = int(e.get("mode", 0)), int(e.get("uid", 0)), int(e.get("gid", 0))
             ti.linkname = str(e.get("linkName", ""))
+            ti.mtime = _modtime(e.get("modtime"))
             off = int(e.get("offset", -1))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidManifest(f"{what}: a TOC entry is malformed ({exc})") from None
@@ -164,6 +166,16 @@ def index_from_toc(toc: bytes, layer_digest: str, layer_size: int, media_type: s
     return LayerIndex(layer_digest=layer_digest, layer_size=layer_size, media_type=media_type,
                       kind="estargz-toc", chain=ESTARGZ_TOC, anchor=toc_digest, entries=entries, toc=toc,
                       toc_offset=toc_offset)
+
+
+def _modtime(value) -> float:
+    """An entry's `modtime` (RFC 3339, estargz.md) as seconds since the epoch; 0 when absent or not a time."""
+    if not isinstance(value, str) or len(value) > 64:
+        return 0.0
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return 0.0
 
 
 def _int(value, what: str) -> int:
