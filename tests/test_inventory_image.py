@@ -219,6 +219,24 @@ def test_warm_requests_counted_at_a_proxy(request, open_registry, tmp_path):
     assert warm.attrs["bytes_moved"] < warm.attrs["pull_bytes"] / 10 and cold.attrs["bytes_moved"] >= warm.attrs["pull_bytes"]
 
 
+def test_a_layer_without_random_access_is_streamed_once_for_all_its_databases(python_site, open_registry, tmp_path):
+    """One zstd frame cannot be entered in the middle (podman's --compression-format zstd): its many METADATA
+    files are read from one verified stream, not one stream each."""
+    from registry_explorer.sandbox.samples import OCI_LAYER_ZSTD, zstd_bytes
+
+    image = layered_image("one-frame", "inventory/one-frame", "v1", [(python_site.tar_bytes(), "pip install")],
+                          compress=zstd_bytes, media_type=OCI_LAYER_ZSTD)
+    push_image(open_registry.url, image, verify=open_registry.verify)
+    with FaultProxy(open_registry.url, upstream_verify=open_registry.verify) as proxy:
+        ref = f"{proxy.host}/inventory/one-frame:v1"
+        rx.packages(_client(host=proxy.host, cache=tmp_path), ref)  # indexes the layer (stream-only)
+        proxy.requests.clear()
+        df = rx.packages(_client(host=proxy.host, cache=tmp_path), ref)
+        layer_gets = [r for r in proxy.requests if r["path"].endswith(image.extra["layers"][0].digest)]
+    assert _rows(df) == _truth(python_site.truth) and len(df.attrs["databases"]) > 3
+    assert len(layer_gets) == 1 and not layer_gets[0]["headers"].get("Range")
+
+
 def test_the_sbom_next_to_the_installed_packages(open_registry):
     """The sandbox's 1.1 SBOM: right about most packages, stale about libssl3, one extra, one forgotten."""
     from registry_explorer.sandbox import samples_inventory
