@@ -13,6 +13,7 @@ import pytest
 import zstandard
 
 from registry_explorer.frames.changes import changes_frame, diff_summary
+from registry_explorer.imagefs import reader
 from registry_explorer.inventory import PackageRecord
 from registry_explorer.inventory.declared import Declared, _purl, compare, declared_packages
 from registry_explorer.inventory.diff import FileState, ImageState, changes
@@ -142,3 +143,20 @@ def test_sandbox_samples_are_deterministic():
         assert one[key].digest == two[key].digest
     assert one["sbom"].digest == two["sbom"].digest
     assert one["1.0"].extra["layers"][0].digest == one["1.1"].extra["layers"][0].digest  # the shared base layer
+
+
+def test_ranged_reads_of_one_layer_are_merged_in_bounded_batches(monkeypatch):
+    monkeypatch.setattr(reader, "BATCH_BYTES", 1000)
+    monkeypatch.setattr(reader, "COALESCE_GAP", 10)
+    rnd = random.Random(3)
+    planned = [((lo, lo + rnd.randrange(1, 300)), f"f{i}") for i, lo in enumerate(rnd.sample(range(0, 20_000, 7), 80))]
+    planned += [((0, 0), "empty"), ((30_000, 32_000), "big")]
+    batches = reader._batches(planned)
+    assert sorted(n for _, names in batches for n in names) == sorted(n for _, n in planned)
+    by_name = dict((n, r) for r, n in planned)
+    for merged, names in batches:
+        assert sum(b - a for a, b in merged) <= 1000 or names == ["big"]
+        assert all(b + 10 < c for (_, b), (c, _) in zip(merged, merged[1:]))  # merged where closer than the gap
+        for n in names:  # every file's range is inside one fetched range
+            lo, hi = by_name[n]
+            assert hi == lo or any(a <= lo and hi <= b for a, b in merged)

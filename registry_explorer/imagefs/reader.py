@@ -35,6 +35,9 @@ MAX_PEEK_BYTES = 1 << 30
 # Two files' compressed ranges closer than this are fetched by one Range request: the bytes between
 # them cost less than a round trip (a request is ~1 ms on a LAN, 256 KiB ~2 ms at 1 Gbit/s).
 COALESCE_GAP = 256 << 10
+# Compressed bytes held at once while several files of a layer are read: files are read in batches of
+# merged ranges up to this size, so thousands of package.json files spread over a 1 GB layer never hold it all.
+BATCH_BYTES = 32 << 20
 
 
 class PeekFile(io.BytesIO):
@@ -141,21 +144,11 @@ def _cut(stream, offset: int, size: int) -> bytes:
 
 
 class _Segments:
-    """A fetch(start, end) that answers from ranges fetched before (merged up front), else asks the source."""
+    """A fetch(start, end) that answers from ranges fetched before, else asks the source."""
 
-    def __init__(self, fetch):
+    def __init__(self, fetch, merged: list[tuple[int, int]]):
         self._fetch = fetch
-        self._segments: list[tuple[int, bytes]] = []
-
-    def prefetch(self, ranges: list[tuple[int, int]], gap: int = COALESCE_GAP) -> None:
-        merged: list[list[int]] = []
-        for lo, hi in sorted(ranges):
-            if merged and lo <= merged[-1][1] + gap:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        for lo, hi in merged:
-            self._segments.append((lo, self._fetch(lo, hi)))
+        self._segments = [(lo, fetch(lo, hi)) for lo, hi in merged]
 
     def __call__(self, start: int, end: int) -> bytes:
         for lo, data in self._segments:
@@ -166,12 +159,36 @@ class _Segments:
         return data
 
 
+def _batches(planned: list[tuple[tuple[int, int], str]]) -> list[tuple[list[tuple[int, int]], list[str]]]:
+    """Files by planned range, in batches: (their ranges merged where closer than COALESCE_GAP, names),
+    each batch's merged ranges at most BATCH_BYTES in all (a single larger file is a batch of its own)."""
+    out: list[tuple[list[tuple[int, int]], list[str]]] = []
+    merged: list[list[int]] = []
+    names: list[str] = []
+    total = 0
+    for (lo, hi), name in sorted(planned):
+        grow = max(0, hi - merged[-1][1]) if merged and lo <= merged[-1][1] + COALESCE_GAP else hi - lo
+        if names and total + grow > BATCH_BYTES:
+            out.append(([(a, b) for a, b in merged], names))
+            merged, names, total, grow = [], [], 0, hi - lo
+        if merged and lo <= merged[-1][1] + COALESCE_GAP:
+            merged[-1][1] = max(merged[-1][1], hi)
+        elif hi > lo:
+            merged.append([lo, hi])
+        names.append(name)
+        total += grow
+    if names:
+        out.append(([(a, b) for a, b in merged], names))
+    return out
+
+
 def read_entries(source, ref, desc: Descriptor, index: LayerIndex, entries: dict[str, IndexEntry],
                  local: Path | None = None) -> dict[str, tuple[bytes, str] | RegistryExplorerError]:
     """{name: (bytes, chain)} of several regular files of layer `desc`, or the error of each that failed.
 
     The routes of `read_entry`, shared: one verified copy or one stream for all of them; else their
-    planned Range requests merged where close (`COALESCE_GAP`) and each file checked as `read_entry` does.
+    planned Range requests merged where close (`COALESCE_GAP`), in batches of at most `BATCH_BYTES`, and
+    each file checked as `read_entry` does.
     """
     out: dict[str, tuple[bytes, str] | RegistryExplorerError] = {}
     if index.kind == "stream-only" or (local is not None and local.is_file()):
@@ -181,13 +198,15 @@ def read_entries(source, ref, desc: Descriptor, index: LayerIndex, entries: dict
                 out[name] = _one(lambda e=e: (read_entry_ranged(index, e, fetch)[0], LAYER_DIGEST))
             return out
         return _stream_entries(source, ref, desc, entries, local)
-    segments = _Segments(lambda a, b: source.read_range(ref, desc, a, b))
-    try:
-        segments.prefetch([r for r in (planned_range(index, e) for e in entries.values()) if r is not None])
-    except RangeRefused:
-        return _stream_entries(source, ref, desc, entries, local)  # noted in the trace
-    for name, e in entries.items():
-        out[name] = _one(lambda e=e: _ranged(index, e, segments, desc))
+    planned = [(planned_range(index, e) or (0, 0), name) for name, e in entries.items()]
+    for merged, names in _batches(planned):
+        try:
+            segments = _Segments(lambda a, b: source.read_range(ref, desc, a, b), merged)
+        except RangeRefused:  # noted in the trace; one verified stream for the files not read yet
+            rest = {n: e for n, e in entries.items() if n not in out}
+            return {**out, **_stream_entries(source, ref, desc, rest, local)}
+        for name in names:
+            out[name] = _one(lambda e=entries[name], s=segments: _ranged(index, e, s, desc))
     return out
 
 

@@ -52,8 +52,11 @@ def find_sbom(source: Any, image_digest: str, ref: Any, errors: list[dict[str, A
     Objects that cannot be read or decoded are appended to `errors` (dicts as `Installed.errors`).
     """
     pinned = source.parse(ref)
-    rows = [r for r in supply_chain_rows(source, pinned) if r.get("kind") == "SBOM" and r.get("digest")]
-    rows.sort(key=lambda r: r.get("subject") != image_digest)  # the image's own first, then its index's
+    root = source.resolve(pinned).digest
+    # The image's own SBOM first, then one of the index it was picked from; another platform's is not this image's.
+    rows = [r for r in supply_chain_rows(source, pinned)
+            if r.get("kind") == "SBOM" and r.get("digest") and r.get("subject") in (image_digest, root)]
+    rows.sort(key=lambda r: r.get("subject") != image_digest)
     for row in rows:
         try:
             doc = open_row(source, pinned, row)
