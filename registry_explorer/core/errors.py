@@ -26,6 +26,7 @@
     ├── SignatureError              .reason  a signature did not verify (which check failed is in .reason)
     ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
     ├── FetchFailed                 .failures .succeeded .first  some blobs of a fetch_blobs call failed
+    ├── UnsafeCache                 the cache directory is not private (owner, group/other write) or holds a link
     ├── Cancelled                   the caller cancelled; partial files were removed
     └── MissingExtra                (also ImportError) .module .extra .feature  an optional extra is not installed
 
@@ -228,6 +229,10 @@ class FetchFailed(RegistryExplorerError):
         self.first = next(iter(self.failures.values()))
         super().__init__(f"{len(self.failures)} of {total} blobs failed ({len(self.succeeded)} written); "
                          f"first: {self.first}")
+
+
+class UnsafeCache(RegistryExplorerError):
+    """The cache directory is not private to this user, or holds a link: it is refused (as ssh refuses its keys)."""
 
 
 class Cancelled(RegistryExplorerError):
