@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ..http.trace import redact_body, redact_headers
+from ..core.redact import redact_body, redact_headers
 from .page import _code, _esc, _json_pre, _kv, _muted, _size, _table, _wrap
 
 # Trace rows rendered by default; a full ring (1000 exchanges, each with its headers) would
