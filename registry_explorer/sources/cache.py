@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -33,6 +34,8 @@ from pathlib import Path
 from ..core.errors import UnsafeCache
 from ..core.reference import validate_digest
 from .private_dir import DESCRIPTOR_RELATIVE, check_root, open_file_in, opened_chain
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MAX_BYTES", "Cache", "default_cache_dir", "as_cache"]
 
@@ -111,17 +114,23 @@ class Cache:
         blob = _wrap(bytes(data))
         if len(blob) > self.max_bytes:
             raise ValueError(f"a {len(blob)}-byte entry cannot fit a cache of {self.max_bytes} bytes")
-        with opened_chain(self.path, dirs, create=True) as dfd:
-            tmp = f"{_TMP_PREFIX}{secrets.token_hex(8)}"
-            fd = open_file_in(dfd, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(blob)
-                os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)  # never through a link: names in dfd
-            except BaseException:
-                _unlink(dfd, tmp)
-                raise
         p = self.path_for(kind, digest)
+        try:
+            with opened_chain(self.path, dirs, create=True) as dfd:
+                tmp = f"{_TMP_PREFIX}{secrets.token_hex(8)}"
+                fd = open_file_in(dfd, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(blob)
+                    os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)  # never through a link: names in dfd
+                except BaseException:
+                    _unlink(dfd, tmp)
+                    raise
+        except OSError as exc:
+            # A cache is a shortcut: a full disk or a read-only directory costs the next call a fetch,
+            # never this call its answer. (An unsafe directory is UnsafeCache, raised above, not this.)
+            log.warning("not cached: %s %s (%s)", kind, digest, exc)
+            return p
         self.evict(keep=p)
         return p
 
