@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from ..core.errors import RegistryExplorerError
+from ..core.terminal import shown_line
 from ..sources.remote import Client
-from .cli.commands import State, cli
+from .cli import State, cli
+from .cli.output import error_line
 
 
 class RxMagic:
@@ -48,11 +50,12 @@ class RxMagic:
         try:
             return cli.main(args=args, prog_name="%rx", standalone_mode=False, obj=state)
         except click.UsageError as exc:
+            exc.message = shown_line(exc.message)
             exc.show()
         except click.exceptions.Exit:
             pass
         except (RegistryExplorerError, ValueError, OSError) as exc:
-            print(f"rx: error: {' '.join(str(exc).split())}")
+            print(error_line(exc))  # the same line as `rx`: redacted, control characters visible
         return None
 
 
