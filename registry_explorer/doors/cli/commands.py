@@ -66,7 +66,9 @@ def config(state: State, ref: str, platform: str | None, fmt: str | None):
 def ls_(state: State, repo: str, fmt: str | None):
     """The tags of REPO, one bare tag a line (-o: a `tag` column)."""
     tags = verbs.ls(state.source(), repo)
-    return state.lines(tags, tags) if fmt is None else state.show(tags, fmt, rows=[{"tag": t} for t in tags])
+    if fmt is None:
+        return state.lines(tags, tags)
+    return state.show(tags, fmt, rows=None if fmt == "json" else [{"tag": t} for t in tags])
 
 
 @cli.command(short_help="The repositories of REGISTRY, one a line.")
@@ -78,7 +80,7 @@ def catalog(state: State, registry: str, fmt: str | None):
     repos = verbs.catalog(state.source(), registry)
     if fmt is None:
         return state.lines(repos, repos)
-    return state.show(repos, fmt, rows=[{"repository": r} for r in repos])
+    return state.show(repos, fmt, rows=None if fmt == "json" else [{"repository": r} for r in repos])
 
 
 @cli.command(short_help="The blob REPO@DIGEST, verified, to stdout.")
