@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -201,3 +202,23 @@ def test_census_verb_json_equals_the_library(reg, env, images):
     assert seeded and seeded <= {r["digest"] for r in got}
     bad = rx_run(env, "census", reg.host, "--table", "nope", check=False)
     assert bad.returncode == 1 and bad.stderr.decode().startswith("rx: error: unknown census table")
+
+
+def test_help_shows_the_pipe_idioms(env):
+    text = rx_run(env, "--help").stdout.decode()
+    for idiom in ("D=$(rx digest REF)", "rx manifest REF | sha256sum", "rx ls REPO | xargs", "rx export REF - | tar -tv",
+                  "-o json|table|csv"):
+        assert idiom in text, idiom
+    for verb in ("export", "pull", "validate"):
+        assert verb in text
+
+
+def test_structured_forms_of_documents(reg, env, images):
+    multi = f"{reg.host}/{images['multi'].repository}:{images['multi'].tag}"
+    index = client_for(reg).manifest(multi)
+    rows = list(csv.DictReader(io.StringIO(rx_run(env, "manifest", multi, "-o", "csv").stdout.decode())))
+    assert [r["digest"] for r in rows] == [d.digest for d in index.manifests]
+    assert {r["role"] for r in rows} == {"manifest"}
+    assert rx_run(env, "manifest", multi).stdout == index.raw, "the default is the stored bytes"
+    failed = rx_run(env, "validate", f"{reg.host}/nothing/here:1", check=False)
+    assert failed.returncode == 1 and failed.stderr.decode().startswith("rx: error: ")

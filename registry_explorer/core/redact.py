@@ -33,7 +33,13 @@ SECRET_BODY_KEYS = frozenset({"token", "access_token", "refresh_token", "id_toke
                               "identitytoken", "auth", "registrytoken"})
 # Query parameters that carry secrets: pre-signed storage URLs (S3 X-Amz-Signature, GCS, Azure SAS `sig`).
 _SECRET_QUERY_WORDS = ("token", "password", "passwd", "secret", "signature", "credential", "sig", "key", "auth")
-_WORDS = "|".join(_SECRET_QUERY_WORDS)
+
+
+def _secret_key(name: Any) -> bool:
+    """Whether a field, parameter or JSON key of this name holds a secret."""
+    low = str(name).lower()
+    return low in SECRET_BODY_KEYS or any(w in low for w in _SECRET_QUERY_WORDS)
+
 
 # An absolute URL in free text (trailing punctuation of the sentence is not part of it).
 _URL_RE = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>`]*[^\s"'<>`).,;:!?\]}]""")
@@ -44,11 +50,11 @@ _USERINFO_RE = re.compile(
     r"""(?<![^\s"'(\[{=,;])(?=[^\s"'<>()\[\]{}@]*:)[^\s"'<>()\[\]{}]+@"""
     r"""(?!(?:sha256|sha384|sha512|blake3)\b|[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Fa-f0-9]{32})"""
     r"""(?=\[|localhost(?![\w.-])|[A-Za-z0-9-]+\.[A-Za-z0-9]|[A-Za-z0-9.-]+:[0-9])""")
-# `name=value` (a query or a form in text) and `"name": "value"` (JSON echoed in an error body)
-# where the name says secret.
-_KV_RE = re.compile(rf"""(?i)([\w.-]*(?:{_WORDS})[\w.-]*=)(?!\*\*\*)[^\s&"'#;,()<>{{}}\[\]]+""")
-_JSON_KV_RE = re.compile(rf"""(?i)("[\w.-]*(?:{_WORDS})[\w.-]*"\s*:\s*")(?!<redacted>)[^"]*(")""")
-# A credential written after its scheme (`Authorization: Bearer eyJ...`), not a challenge's `realm=`.
+# `name=value` (a query or a form in text) and `"name": "value"` (JSON echoed in an error body);
+# the value is replaced when the name says secret (see _secret_key). The name is matched as one
+# token and tested in Python: a regex alternation inside `[\w.-]*` would backtrack quadratically.
+_KV_RE = re.compile(r"""(?<![\w.-])([\w.-]+=)([^\s&"'#;,()<>{}\[\]]+)""")
+_JSON_KV_RE = re.compile(r"""("([\w.-]+)"\s*:\s*")([^"]*)(")""")
 # A value is long and has a digit or a symbol: "Basic challenge" in a sentence is not a credential.
 _SCHEME_RE = re.compile(r"""(?i)\b(Bearer|Basic)\s+(?![A-Za-z_]+=)(?!<redacted>)"""
                         r"""(?=[A-Za-z0-9._~+/=-]*[0-9+/=._~-])[A-Za-z0-9._~+/=-]{12,}""")
@@ -90,11 +96,19 @@ def _scrub_known(text: str) -> str:
 # -- URLs -------------------------------------------------------------------------------------------
 
 
+def _kv(m: re.Match) -> str:
+    return m.group(1) + "***" if _secret_key(m.group(1)[:-1]) and not m.group(2).startswith("***") else m.group(0)
+
+
+def _json_kv(m: re.Match) -> str:
+    return f"{m.group(1)}{REDACTED}{m.group(4)}" if _secret_key(m.group(2)) else m.group(0)
+
+
 def _redact_pairs(text: str) -> str:
     pairs = parse_qsl(text, keep_blank_values=True)
     if not pairs:
-        return _KV_RE.sub(r"\1***", text)
-    out = [(k, "***" if any(w in k.lower() for w in _SECRET_QUERY_WORDS) else
+        return _KV_RE.sub(_kv, text)
+    out = [(k, "***" if _secret_key(k) else
             redact_url(v) if "://" in v else v) for k, v in pairs]
     return urlencode(out, safe="/:*,<>")
 
@@ -129,12 +143,14 @@ def redact_text(text: Any, *, known: bool = True) -> str:
     if "@" in s:
         s = _USERINFO_RE.sub("***@", s)
     if "=" in s:
-        s = _KV_RE.sub(r"\1***", s)
+        s = _KV_RE.sub(_kv, s)
     if '"' in s:
-        s = _JSON_KV_RE.sub(rf"\1{REDACTED}\2", s)
-    s = _SCHEME_RE.sub(rf"\1 {REDACTED}", s)
+        s = _JSON_KV_RE.sub(_json_kv, s)
+    low = s.lower()
+    if "bearer" in low or "basic" in low:
+        s = _SCHEME_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", s)
     if "eyJ" in s:
-        s = _JWT_RE.sub(rf"\1{REDACTED}", s)
+        s = _JWT_RE.sub(lambda m: m.group(1) + REDACTED, s)
     return _scrub_known(s) if known else s
 
 
@@ -174,11 +190,6 @@ def redact_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
         else:
             out[key] = redact_text(value, known=False)
     return out
-
-
-def _secret_key(name: Any) -> bool:
-    low = str(name).lower()
-    return low in SECRET_BODY_KEYS or any(w in low for w in _SECRET_QUERY_WORDS)
 
 
 def redact_body(obj: Any) -> Any:

@@ -5,11 +5,12 @@ dropped) and every file's bytes come from `ImageFS.open()`, verified against the
 or a verified index: this module never reads a layer itself. Names are the image's own paths,
 relative and normalised (`./a//b/` -> `a/b`), so no member can name anything outside the
 directory it is extracted into, whatever the layers said. Entries are written in path order,
-which puts every directory before what it holds.
+which puts every directory before what it holds, and hard links last, so that their targets
+precede them (`tar -x` links to a member it has already extracted).
 
-Hard links stay hard links when their target was written earlier in this stream as a regular
-file; otherwise (a target whited out, or later in the order) the link is written as a regular
-file with the target's content, which `tar -x` turns into the same file.
+A hard link stays a hard link when its target is a regular file of the merged filesystem;
+otherwise (its target whited out, or not a file) it is written as a regular file with the
+content it resolves to, which `tar -x` turns into the same file.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def write_image_tar(fs: ImageFS, out: BinaryIO) -> int:
     placed = fs.entries()
     files: set[str] = set()  # regular files already in the stream: hard links may point at them
     count = 0
+    order = sorted(placed, key=lambda p: (placed[p].entry.type == "hardlink", p))
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(placed):
+        for path in order:
             entry = placed[path].entry
             info = _info(path, entry)
             data = None
