@@ -9,6 +9,18 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v setpriv >/dev/null || need+=(util-linux)
+# Real image producers for tests/helpers/producer_fixtures.py (issue 23): buildah, podman and skopeo
+# (vfs/overlay storage as root, no fuse-overlayfs or rootless uidmap needed), umoci, containerd with ctr,
+# and stargz-snapshotter's ctr-remote. `unshare` (util-linux) and `mount` give each tool a private
+# /var/lib, /run and /etc; GNU tar is the reference the harness tests compare umoci's layers with.
+command -v unshare >/dev/null || need+=(util-linux)
+command -v mount >/dev/null || need+=(mount)
+command -v tar >/dev/null || need+=(tar)
+command -v buildah >/dev/null || need+=(buildah)
+command -v podman >/dev/null || need+=(podman)
+command -v umoci >/dev/null || need+=(umoci)
+{ command -v containerd >/dev/null && command -v ctr >/dev/null; } || need+=(containerd)
+command -v ctr-remote >/dev/null || need+=(stargz-snapshotter)
 # The browser test drives Debian's chromium; fonts so Lab's text renders in screenshots.
 if [ "${RX_BROWSER:-1}" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium fonts-liberation)
@@ -19,7 +31,8 @@ if [ "$(id -u)" != 0 ]; then
   echo "Missing system packages. Run:  sudo apt-get install -y ${need[*]}" >&2
   exit 1
 fi
-# docker-registry's postinst would start a system-wide registry on :5000; forbid service starts.
+# docker-registry's postinst would start a system-wide registry on :5000 (containerd's a system daemon);
+# forbid service starts.
 if [ ! -x /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d
