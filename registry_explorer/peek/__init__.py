@@ -2,6 +2,7 @@
 
 `index` is the data (where each file lives, how to get there), `build` makes one in the single
 verified pass over a layer, `ranged` reads a file's bytes with Range requests through it, and the
-TOC formats (`estargz`) give an index without a full pass. Which index may serve which manifest is
+TOC formats (`estargz`, `zstdchunked`, sharing `toc`: entries and reading a file by its chunks)
+give an index without a full pass. Which index may serve which manifest is
 decided in `trust` (the chain of trust each was built under).
 """

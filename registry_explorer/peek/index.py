@@ -60,9 +60,10 @@ _MAX_INDEX_JSON = 512 << 20
 class IndexEntry:
     """One tar entry with where its content starts (`offset`, uncompressed; -1 when unknown).
 
-    For eStargz, `chunk_offset`/`chunk_size` locate the compressed gzip member holding the file
-    and `digest` is the TOC's `digest` of the content; for others `digest` is the sha256 recorded
-    from the verified stream ("" for non-files).
+    For a TOC kind, `chunks` are the file's compressed units (`peek.toc.Chunk`: where each lies in
+    the blob, which bytes of the file it holds, its digest), `chunk_offset`/`chunk_size` the span
+    they cover together, and `digest` the TOC's digest of the whole content; for others `digest` is
+    the sha256 recorded from the verified stream ("" for non-files).
     """
 
     entry: Entry
@@ -70,6 +71,7 @@ class IndexEntry:
     digest: str = ""
     chunk_offset: int = -1
     chunk_size: int = -1
+    chunks: tuple = ()
 
 
 @dataclass

@@ -18,7 +18,8 @@ from ..core.errors import InvalidManifest
 from ..core.models import Descriptor
 from .estargz import index_from_toc
 from .index import TOC_KINDS, LayerIndex
-from .trust import ESTARGZ_TOC, VERIFIED_INDEX, Chain, chains_for
+from .trust import ESTARGZ_TOC, VERIFIED_INDEX, ZSTD_CHUNKED_TOC, Chain, chains_for
+from .zstdchunked import index_from_zstd_toc
 
 __all__ = ["MEMORY_INDEXES", "LayerIndexes"]
 
@@ -54,7 +55,7 @@ def _rebuilt(index: LayerIndex) -> LayerIndex | None:
 
 
 # TOC chain -> how its index is made from verified TOC bytes (the same function the first read used).
-_REBUILD = {ESTARGZ_TOC: index_from_toc}
+_REBUILD = {ESTARGZ_TOC: index_from_toc, ZSTD_CHUNKED_TOC: index_from_zstd_toc}
 
 
 class LayerIndexes:
