@@ -22,9 +22,9 @@ from registry_explorer.core.models import Descriptor
 from registry_explorer.layers import iter_entries
 from registry_explorer.peek import toc as toc_mod
 from registry_explorer.peek.estargz import TOC_NAME, estargz_layer, read_toc_index
-from registry_explorer.peek.index import LayerIndex
 from registry_explorer.peek.indexes import LayerIndexes
 from registry_explorer.peek.ranged import read_entry_ranged
+from registry_explorer.peek.stored import decode, encode
 from registry_explorer.peek.trust import ESTARGZ_TOC, ZSTD_CHUNKED_TOC, chains_for
 from registry_explorer.peek.zstdchunked import (
     footer_position,
@@ -214,7 +214,7 @@ def test_a_stored_toc_index_is_rebuilt_from_its_verified_toc(fmt, tmp_path):
     assert again is not None and again.kind == idx.kind and again.chain == idx.chain
     assert [(e.entry, e.digest, e.chunks) for e in again.entries] == [(e.entry, e.digest, e.chunks) for e in idx.entries]
     # a stored copy whose TOC bytes were swapped is never used
-    forged = LayerIndex.from_bytes(idx.to_bytes(), layer_digest=idx.layer_digest)
+    forged = decode(encode(idx)[0], layer_digest=idx.layer_digest)
     forged.toc = forged.toc[:-1] + bytes([forged.toc[-1] ^ 1])
     store2 = LayerIndexes(Cache(tmp_path / "forged"))
     store2.remember(forged)

@@ -23,6 +23,7 @@ from ..layers.compress import IN_CHUNK, decompressed
 from ..layers.tar import iter_members, normalize_path
 from ..peek.index import IndexEntry, LayerIndex
 from ..peek.ranged import check_digest, read_entry_ranged
+from ..peek.stored import StoredIndexDamaged
 from ..peek.trust import EXPLAIN, LAYER_DIGEST
 
 __all__ = ["MAX_PEEK_BYTES", "PeekFile", "read_entry"]
@@ -92,6 +93,8 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
             return data, chain
         except RangeRefused:
             pass  # noted in the trace; the verified stream below still gives the right bytes
+        except StoredIndexDamaged:
+            source.indexes.forget(desc)  # the next look builds it again; this read streams the layer
     return _stream_entry(source, ref, desc, entry, local), LAYER_DIGEST
 
 

@@ -19,7 +19,7 @@ the content of its target in the same layer (tar links name an earlier member of
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..core.errors import NotAFile, PathNotFound, SymlinkLoop
@@ -33,31 +33,47 @@ __all__ = ["MAX_SYMLINK_HOPS", "LayerView", "MergedView", "Node"]
 MAX_SYMLINK_HOPS = 40
 
 
+class _ByPath(Mapping):
+    """A layer's own entries by path (whiteouts excluded; a later member wins), looked up in its index."""
+
+    def __init__(self, index: LayerIndex):
+        self._index = index
+
+    def __getitem__(self, path: str) -> IndexEntry:
+        hit = self._index.find(path)
+        if hit is None:
+            raise KeyError(path)
+        return hit
+
+    def __iter__(self):
+        return iter({p: None for p, e in zip(self._index.paths(), self._index.marks()) if not e})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class LayerView:
-    """One layer's index as lookups: path -> entry, whiteouts, opaque directories, implied directories."""
+    """One layer's index as lookups: path -> entry, whiteouts, opaque directories, implied directories.
+
+    Lookups go to the index itself (no copy of its entries): a warm read of one file in a layer of
+    6,000 makes one entry, not 6,000; the implied directories are worked out only when a path is
+    not in the layer itself.
+    """
 
     def __init__(self, pos: int, desc: Descriptor, index: LayerIndex):
         self.pos, self.desc, self.index = pos, desc, index
-        self.by_path: dict[str, IndexEntry] = {}
-        self.whiteouts: set[str] = set()
-        self.opaque: set[str] = set()
-        for e in index.entries:
-            if e.entry.whiteout == "file":
-                self.whiteouts.add(e.entry.path)
-            elif e.entry.whiteout == "opaque":
-                self.opaque.add(e.entry.path)
-            else:
-                self.by_path[e.entry.path] = e  # a later member for the same path wins, as extraction does
-        self.implied: set[str] = set()
-        for path in self.by_path:
-            parent = posixpath.dirname(path)
-            while parent and parent not in self.implied:
-                self.implied.add(parent)
-                parent = posixpath.dirname(parent)
+        self.by_path = _ByPath(index)
+        self.whiteouts = index.marked("file")
+        self.opaque = index.marked("opaque")
+
+    @property
+    def implied(self) -> set[str]:
+        """Directories that only exist because a path under them does (a tar may omit them)."""
+        return self.index.implied()
 
     def entry(self, path: str) -> IndexEntry | None:
         """This layer's own entry for `path` (an implied directory gets a synthetic one)."""
-        hit = self.by_path.get(path)
+        hit = self.index.find(path)
         if hit is None and path in self.implied:
             hit = IndexEntry(Entry(path=path, type="dir", size=0, mode=0o755, uid=0, gid=0, mtime=0.0))
         return hit

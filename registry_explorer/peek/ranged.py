@@ -115,8 +115,8 @@ def _gzip_plan(index: LayerIndex, start: int, end: int) -> tuple[int, int]:
     if nxt is not None and nxt[0] > pu:
         ratio = (nxt[1] - pc) / (nxt[0] - pu)
         limit = nxt[1] + _ZRAN_READBUF
-    else:
-        last_u = max((e.offset + e.entry.size for e in index.entries), default=pu + 1)
+    else:  # past the last point (zran's last point is the end of the stream)
+        last_u = max(index.seek_points[-1][0], end, pu + 1)
         ratio = (index.layer_size - pc) / max(1, last_u - pu)
         limit = index.layer_size
     lo = max(0, pc - 1)  # a point may start mid-byte: zran reads the byte before it
@@ -141,7 +141,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str = "re
         g = igz._IndexedGzipFile(fileobj=blob, auto_build=False, skip_crc_check=True, readbuf_size=_ZRAN_READBUF,
                                  spacing=index.span)
         try:
-            g.import_index(fileobj=io.BytesIO(index.zran))
+            g.import_index(fileobj=io.BytesIO(index.zran_for(e.offset)))
             g.seek(e.offset)
             parts, left = [], size
             while left:
@@ -160,7 +160,10 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str = "re
             raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what, origin=origin) from None
         finally:
             g.close()
-        return b"".join(parts), VERIFIED_INDEX, blob
+        data = b"".join(parts)
+        if e.digest:  # every block was checked; the file's own digest checks the inflating too
+            check_digest(data, e.digest, what, origin)
+        return data, VERIFIED_INDEX, blob
     if index.kind == "tar":  # uncompressed: the file's bytes are the blob's, at its tar offset
         blob = RangedBlob(fetch, index.layer_size, (e.offset, e.offset + size), index, origin)
         blob.seek(e.offset)
