@@ -29,7 +29,7 @@ from ..peek.zstdchunked import zstd_chunked_layer
 from ..sources.cache import default_cache_dir
 from . import samples as s
 
-__all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes"]
+__all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes", "toc_image"]
 
 TOC_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -116,10 +116,8 @@ def _toc_files(motd: bytes) -> list[tuple[str, str, bytes | str]]:
 
 def build_peek_images() -> dict[str, s.TestImage]:
     """The small peek samples: 'peek', 'estargz', 'zstd-chunked', 'zstd-frames', 'tar' (keys) - quick to build."""
-    blob, toc_digest, diff_id = estargz_layer(_toc_files(b"eStargz says hello\n"), chunk_size=_CHUNK)
-    est = _image("estargz", [(s.Blob(s.OCI_LAYER_GZIP, blob), diff_id)], {0: {TOC_ANNOTATION: toc_digest}})
-    blob, notes, diff_id = zstd_chunked_layer(_toc_files(b"zstd:chunked says hello\n"), chunk_size=_CHUNK)
-    chunked = _image("zstd-chunked", [(s.Blob(s.OCI_LAYER_ZSTD, blob), diff_id)], {0: notes})
+    est = toc_image("estargz", "estargz", _toc_files(b"eStargz says hello\n"), _CHUNK)
+    chunked = toc_image("zstd-chunked", "zstd-chunked", _toc_files(b"zstd:chunked says hello\n"), _CHUNK)
     rnd = random.Random(7)
     members = [("data", "dir", b"")] + [(f"data/f{i:03d}.txt", "file",
                                          (f"line {i} " * rnd.randrange(50, 3000)).encode()) for i in range(120)]
@@ -131,6 +129,18 @@ def build_peek_images() -> dict[str, s.TestImage]:
     return {"peek": _image("peek", _peek_layers()), "estargz": est, "zstd-chunked": chunked,
             "zstd-frames": _image("zstd-frames", [multi, single]),
             "tar": _image("tar", [(s.Blob(OCI_LAYER_TAR, plain), s.sha256(plain))])}
+
+
+def toc_image(name: str, fmt: str, files: list[tuple[str, str, bytes | str]], chunk_size: int = 0) -> s.TestImage:
+    """A one-layer image of `files` (name, "dir"|"reg"|"symlink", data or target) as `fmt` "estargz" or "zstd-chunked",
+    files larger than `chunk_size` cut into chunks (the benchmarks' and notebook's own layers)."""
+    if fmt == "estargz":
+        blob, toc_digest, diff_id = estargz_layer(files, chunk_size=chunk_size)
+        return _image(name, [(s.Blob(s.OCI_LAYER_GZIP, blob), diff_id)], {0: {TOC_ANNOTATION: toc_digest}})
+    if fmt == "zstd-chunked":
+        blob, notes, diff_id = zstd_chunked_layer(files, chunk_size=chunk_size)
+        return _image(name, [(s.Blob(s.OCI_LAYER_ZSTD, blob), diff_id)], {0: notes})
+    raise ValueError(f"fmt must be 'estargz' or 'zstd-chunked', not {fmt!r}")
 
 
 def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG_SEED) -> tuple[bytes, str]:
