@@ -30,7 +30,8 @@ GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 def _layer() -> tuple[bytes, dict[str, bytes]]:
     rnd = random.Random(5)
-    files = {f"d{i % 7}/f{i:03d}.bin": rnd.randbytes(rnd.randrange(1000, 30000)) for i in range(150)}
+    files = {"d3/spans-points.bin": rnd.randbytes(5 << 20)}  # first: a read from point 0 across 80 of them
+    files.update({f"d{i % 7}/f{i:03d}.bin": rnd.randbytes(rnd.randrange(1000, 30000)) for i in range(150)})
     files["odd\nname with\ttabs"] = b"a strange name\n"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -75,7 +76,9 @@ def test_a_loaded_index_lists_and_reads_what_the_built_one_does(built, tmp_path)
     assert again.marked("file") == {"d1/f008.bin"} and again.marked("opaque") == {"d2"}
     assert again.implied() == idx.implied() == {f"d{i}" for i in range(7)}
     assert again.entries == idx.entries and again.blocks == idx.blocks
-    for name in ("d0/f000.bin", "d4/f074.bin", "d2/f149.bin", "odd\nname with\ttabs"):
+    big = max(files, key=lambda n: len(files[n]))
+    assert len(files[big]) > SPAN // 4
+    for name in ("d0/f000.bin", "d4/f074.bin", "d2/f149.bin", "odd\nname with\ttabs", big):
         data, chain, _ = read_entry_ranged(again, again.find(name), src.fetch)
         assert data == files[name] and chain == "verified-index"
 
@@ -85,10 +88,12 @@ def test_a_read_imports_only_the_points_it_needs(built):
     table, windows = split_export(mini_index(idx.zran_table, idx.window, 0), "x")
     assert len(table.points) == 2  # the stream's start and the next point
     e = idx.find("d2/f149.bin")
-    table, windows = split_export(mini_index(idx.zran_table, idx.window, e.offset), "x")
+    table, windows = split_export(mini_index(idx.zran_table, idx.window, e.offset, e.offset + 10), "x")
     k = idx.zran_table.point_at(e.offset)
     assert [p[1] for p in table.points] == [0, idx.zran_table.points[k][1], idx.zran_table.points[k + 1][1]]
     assert sum(w is not None for w in windows) == 2 and table.uncompressed == idx.zran_table.uncompressed
+    table, _ = split_export(mini_index(idx.zran_table, idx.window, 0, 5 * SPAN), "x")
+    assert len(table.points) >= 6  # a read across points brings each of them
 
 
 def test_a_missing_or_swapped_window_group_is_never_used(built, tmp_path):

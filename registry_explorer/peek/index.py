@@ -214,10 +214,10 @@ class LayerIndex:
         i = bisect.bisect_left(self.seek_points, (offset, -1))
         return self.seek_points[i] if i < len(self.seek_points) else None
 
-    def zran_for(self, offset: int) -> bytes:
-        """A zran (GZIDX) index holding just the seek points a read from uncompressed `offset` needs."""
+    def zran_for(self, offset: int, end: int) -> bytes:
+        """A zran (GZIDX) index holding just the seek points a read of uncompressed [offset, end) needs."""
         windows = self._windows
-        return mini_index(self.zran_table, windows if callable(windows) else windows.__getitem__, offset)
+        return mini_index(self.zran_table, windows if callable(windows) else windows.__getitem__, offset, end)
 
     def window(self, k: int) -> bytes | None:
         """Seek point k's 32 KiB window (None for a point without one)."""

@@ -141,7 +141,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str = "re
         g = igz._IndexedGzipFile(fileobj=blob, auto_build=False, skip_crc_check=True, readbuf_size=_ZRAN_READBUF,
                                  spacing=index.span)
         try:
-            g.import_index(fileobj=io.BytesIO(index.zran_for(e.offset)))
+            g.import_index(fileobj=io.BytesIO(index.zran_for(e.offset, e.offset + size)))
             g.seek(e.offset)
             parts, left = [], size
             while left:

@@ -71,10 +71,15 @@ def split_export(data: bytes, what: str) -> tuple[ZranTable, list[bytes | None]]
     return ZranTable(comp, uncomp, spacing, window, points), windows
 
 
-def mini_index(table: ZranTable, window_of: Callable[[int], bytes], offset: int) -> bytes:
-    """A GZIDX v1 export of the points a read starting at uncompressed `offset` needs (`window_of(k)` gives point k's)."""
+def mini_index(table: ZranTable, window_of: Callable[[int], bytes], offset: int, end: int | None = None) -> bytes:
+    """A GZIDX v1 export of the points a read of uncompressed [offset, end) needs (`window_of(k)` gives point k's).
+
+    zran reads on from the point before `offset` but refuses to pass the last point it knows, so the
+    points up to the one after `end` come too (a 5 MiB file at 1 MiB spacing: 7 windows, 224 KiB).
+    """
     k = table.point_at(offset)
-    chosen = sorted({0, k, min(k + 1, len(table.points) - 1)})
+    last = min(table.point_at(max(offset, end if end is not None else offset)) + 1, len(table.points) - 1)
+    chosen = sorted({0, *range(k, last + 1)})
     head = _HEADER.pack(_MAGIC, _VERSION, 0, table.compressed, table.uncompressed, table.spacing, table.window,
                         len(chosen))
     records = b"".join(_POINT.pack(*table.points[i]) for i in chosen)
