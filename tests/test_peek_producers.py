@@ -15,7 +15,9 @@ import os
 import posixpath
 import shutil
 import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 from helpers.producers import ACCEPT
@@ -240,3 +242,23 @@ def test_skopeo_copies_our_layout(produced, producer_registry, name, tmp_path):
                     dest], check=True, capture_output=True, timeout=300)
     raw = get(producer_registry, f"roundtrip/{name}/manifests/v1", Accept=ACCEPT).content
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == rec.digest  # the same manifest, byte for byte
+
+
+@pytest.mark.parametrize("name", ["ctr-remote-estargz", "buildah-zstd-chunked"])
+def test_the_other_doors_read_the_chunked_file_too(produced, name, tmp_path):
+    """docker:// and `rx cat` read through the same ImageFS: the 20 MiB file in chunks, whole and verified."""
+    from registry_explorer.doors.dockerfs import DockerFileSystem
+
+    rec = produced[name]
+    expected = rec.files[BIG_FILE].data
+    fs = DockerFileSystem(client=_client(), skip_instance_cache=True)
+    with fs.open(f"docker://{rec.reference}/{BIG_FILE}", "rb") as f:
+        assert f.read() == expected
+    (tmp_path / "docker").mkdir()  # an empty docker config: the user's credentials stay out of tests
+    env = {**{k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}, "NO_PROXY": "127.0.0.1",
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "registry_explorer", "cat", rec.reference, BIG_FILE], cwd=root,
+                          env={**env, "PYTHONPATH": str(root)}, capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert hashlib.sha256(proc.stdout).digest() == hashlib.sha256(expected).digest()
