@@ -90,11 +90,14 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
         try:
             data, chain, _ = read_entry_ranged(index, entry, lambda a, b: source.read_range(ref, desc, a, b),
                                                source.origin)
-            return data, chain
         except RangeRefused:
             pass  # noted in the trace; the verified stream below still gives the right bytes
         except StoredIndexDamaged:
             source.indexes.forget(desc)  # the next look builds it again; this read streams the layer
+        else:
+            if entry.digest:  # the file's own digest, from the verified pass or the TOC: checked too
+                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}", source.origin)
+            return data, chain
     return _stream_entry(source, ref, desc, entry, local), LAYER_DIGEST
 
 
