@@ -89,23 +89,23 @@ def _parent(path: str) -> str:
 
 def entry_from_tarinfo(info: tarfile.TarInfo) -> Entry:
     """The Entry for a tarfile member, with whiteout markers decoded."""
-    path = normalize_path(info.name)
-    base = posixpath.basename(path)
+    kind = "file" if info.isreg() else _TYPES.get(info.type, "other")  # isreg: regular, contiguous, GNU sparse
+    return entry_from_fields(info.name, kind, int(info.size), int(info.mode), info.uid, info.gid, info.mtime,
+                             info.linkname)
+
+
+def entry_from_fields(name: str, kind: str, size: int, mode: int, uid, gid, mtime: float, linkname: str) -> Entry:
+    """The Entry for a member described field by field (a TOC entry), with whiteout markers decoded."""
+    path = normalize_path(name)
+    base = path.rpartition("/")[2]
     whiteout = None
     if base == OPAQUE_WHITEOUT:
         whiteout, path = "opaque", _parent(path)
     elif base.startswith(WHITEOUT_PREFIX) and not base.startswith(RESERVED_PREFIX):
         whiteout = "file"
         path = normalize_path(posixpath.join(posixpath.dirname(path), base[len(WHITEOUT_PREFIX):]))
-    if info.isreg():  # regular, contiguous and GNU sparse files
-        kind = "file"
-    else:
-        kind = _TYPES.get(info.type, "other")
-    linkname = normalize_path(info.linkname) if kind == "hardlink" else info.linkname
-    return Entry(
-        path=path, type=kind, size=int(info.size), mode=int(info.mode) & 0o7777, uid=_id(info.uid),
-        gid=_id(info.gid), mtime=info.mtime, linkname=linkname, whiteout=whiteout,
-    )
+    return Entry(path=path, type=kind, size=size, mode=mode & 0o7777, uid=_id(uid), gid=_id(gid), mtime=mtime,
+                 linkname=normalize_path(linkname) if kind == "hardlink" else linkname, whiteout=whiteout)
 
 
 # --- streaming -------------------------------------------------------------------------------

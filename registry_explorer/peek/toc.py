@@ -21,12 +21,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-import tarfile
 from datetime import datetime
 from typing import NamedTuple
 
 from ..core.errors import DigestMismatch, InvalidManifest
-from ..layers.tar import entry_from_tarinfo
+from ..layers.tar import entry_from_fields
 from .index import IndexEntry
 
 __all__ = ["MAX_TOC_BYTES", "RANGE_GROUP", "Chunk", "entries_from_toc", "read_chunks"]
@@ -40,8 +39,9 @@ RANGE_GROUP = 32 << 20
 # Both formats write only sha256 (estargz.md; containers/storage uses digest.Canonical).
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _EMPTY_SHA256 = "sha256:" + hashlib.sha256(b"").hexdigest()
-_TYPES = {"dir": tarfile.DIRTYPE, "reg": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-          "char": tarfile.CHRTYPE, "block": tarfile.BLKTYPE, "fifo": tarfile.FIFOTYPE}
+# TOC type -> Entry type
+_KINDS = {"dir": "dir", "reg": "file", "symlink": "symlink", "hardlink": "hardlink", "char": "char", "block": "block",
+          "fifo": "fifo"}
 
 
 class Chunk(NamedTuple):
@@ -79,7 +79,7 @@ def entries_from_toc(items, what: str, data_end: int) -> list[IndexEntry]:
     """
     if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
         raise InvalidManifest(f"{what}: the TOC's entries are not a list of objects")
-    starts = sorted({_int(e.get("offset"), what) for e in items if _int(e.get("offset"), what) > 0})
+    starts = sorted({o for o in (_int(e.get("offset"), what) for e in items) if o > 0})
     files: list[tuple[dict, list[dict]]] = []
     for e in items:
         if e.get("type") == "chunk":
@@ -88,40 +88,37 @@ def entries_from_toc(items, what: str, data_end: int) -> list[IndexEntry]:
             files[-1][1].append(e)
         else:
             files.append((e, [e]))
-    return [_entry(e, parts, what, starts, data_end) for e, parts in files]
+    mtimes: dict = {}  # most entries share a handful of modtimes: parse each once
+    return [_entry(e, parts, what, starts, data_end, mtimes) for e, parts in files]
 
 
-def _entry(e: dict, parts: list[dict], what: str, starts: list[int], data_end: int) -> IndexEntry:
-    name = e.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidManifest(f"{what}: a TOC entry has no name")
-    what = f"{what}: TOC entry {name[:200]!r}"
-    kind = e.get("type")
-    if kind not in _TYPES:
-        raise InvalidManifest(f"{what} has an unknown type {str(kind)[:40]!r}")
-    ti = tarfile.TarInfo(name)
-    ti.type = _TYPES[kind]
-    ti.size = _int(e.get("size"), what) if kind == "reg" else 0
-    ti.mode, ti.uid, ti.gid = _int(e.get("mode"), what), _int(e.get("uid"), what), _int(e.get("gid"), what)
-    ti.linkname = str(e.get("linkName") or "")
-    ti.mtime = _mtime(e.get("modtime"), what)
-    if ti.size < 0:
-        raise InvalidManifest(f"{what} has a negative size")
-    digest = str(e.get("digest") or "") if kind == "reg" else ""
-    if kind == "reg" and not ti.size:
-        digest = _EMPTY_SHA256  # as the verified pass records it, so rx.diff compares alike across chains
-    chunks: tuple[Chunk, ...] = ()
-    if kind == "reg" and ti.size:
-        if not _DIGEST_RE.match(digest):
-            raise InvalidManifest(f"{what} has no sha256 digest")
-        chunks = _chunks(e, parts, ti.size, what, starts, data_end)
-    first = chunks[0].c_start if chunks else -1
-    span = chunks[-1].c_end - first if chunks else -1
-    return IndexEntry(entry_from_tarinfo(ti), -1, digest, first, span, chunks)
+def _entry(e: dict, parts: list[dict], what: str, starts: list[int], data_end: int, mtimes: dict) -> IndexEntry:
+    name, kind = e.get("name"), _KINDS.get(e.get("type"))
+    if not isinstance(name, str) or not name or kind is None:
+        raise InvalidManifest(f"{what}: TOC entry {str(name)[:200]!r} has no name or an unknown type "
+                              f"{str(e.get('type'))[:40]!r}")
+    size = e.get("size", 0) if kind == "file" else 0
+    mode, uid, gid = e.get("mode", 0), e.get("uid", 0), e.get("gid", 0)
+    if not all(type(v) is int for v in (size, mode, uid, gid)) or size < 0:  # type(): a bool is no number here
+        raise InvalidManifest(f"{what}: TOC entry {name[:200]!r} has a size, mode or owner that is not a number")
+    stamp = e.get("modtime") or ""
+    mtime = mtimes.get(stamp)
+    if mtime is None:
+        mtime = mtimes[stamp] = _mtime(stamp, what)
+    entry = entry_from_fields(name, kind, size, mode, uid, gid, mtime, str(e.get("linkName") or ""))
+    if kind != "file":
+        return IndexEntry(entry)
+    if not size:  # as the verified pass records it, so rx.diff compares alike across chains
+        return IndexEntry(entry, -1, _EMPTY_SHA256)
+    digest = str(e.get("digest") or "")
+    if not _DIGEST_RE.match(digest):
+        raise InvalidManifest(f"{what}: TOC entry {name[:200]!r} has no sha256 digest")
+    chunks = _chunks(e, parts, size, f"{what}: TOC entry {name[:200]!r}", starts, data_end)
+    return IndexEntry(entry, -1, digest, chunks[0].c_start, chunks[-1].c_end - chunks[0].c_start, chunks)
 
 
 def _chunks(e: dict, parts: list[dict], size: int, what: str, starts: list[int], data_end: int) -> tuple[Chunk, ...]:
-    u_offsets = [_int(p.get("chunkOffset"), what) for p in parts]
+    u_offsets = [_int(p.get("chunkOffset"), what) for p in parts] if len(parts) > 1 else [0]
     c_starts = [_int(p.get("offset"), what) for p in parts]
     out = []
     for i, p in enumerate(parts):
@@ -137,7 +134,8 @@ def _chunks(e: dict, parts: list[dict], size: int, what: str, starts: list[int],
         declared = _int(p.get("chunkSize"), what)
         chunk_digest = str(p.get("chunkDigest") or "")
         if not 0 < c_starts[i] < c_end <= data_end or u_size <= 0 or (declared and declared != u_size) \
-                or (i == 0 and u_offsets[0] != 0) or (chunk_digest and not _DIGEST_RE.match(chunk_digest)):
+                or (i == 0 and _int(p.get("chunkOffset"), what) != 0) \
+                or (chunk_digest and not _DIGEST_RE.match(chunk_digest)):
             raise InvalidManifest(f"{what}: chunk {i} does not fit the file or the blob")
         out.append(Chunk(c_starts[i], c_end, u_offsets[i], u_size, chunk_digest, p.get("chunkType") == "zeros"))
     return tuple(out)
