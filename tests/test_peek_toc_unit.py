@@ -203,6 +203,10 @@ def test_a_toc_that_does_not_match_its_checksum_is_refused_before_it_is_read():
     b.data[offset + 3] ^= 1
     with pytest.raises(DigestMismatch, match="TOC"):
         read_zstd_toc_index(b.fetch, b.desc, notes["io.github.containers.zstd-chunked.manifest-checksum"], position)
+    with pytest.raises(DigestMismatch, match="layout's file") as exc:  # read from a layout: its file is the cause
+        read_zstd_toc_index(b.fetch, b.desc, notes["io.github.containers.zstd-chunked.manifest-checksum"], position,
+                            origin="layout")
+    assert exc.value.origin == "layout"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -124,8 +124,10 @@ def _gunzip_member(data: bytes, limit: int, what: str) -> bytes:
     return out
 
 
-def read_toc_index(fetch, desc: Descriptor, toc_digest: str) -> LayerIndex:
-    """The `estargz-toc` index of a layer: footer and TOC by Range (`fetch(start, end)`), TOC digest checked."""
+def read_toc_index(fetch, desc: Descriptor, toc_digest: str, origin: str = "registry") -> LayerIndex:
+    """The `estargz-toc` index of a layer: footer and TOC by Range (`fetch(start, end)`), TOC digest checked.
+
+    `origin` ("registry" or "layout") says where the bytes came from when the TOC does not match."""
     what = f"eStargz layer {desc.digest}"
     if desc.size < FOOTER_SIZE:
         raise InvalidManifest(f"{what}: smaller than its footer")
@@ -149,7 +151,7 @@ def read_toc_index(fetch, desc: Descriptor, toc_digest: str) -> LayerIndex:
     toc = raw[512:512 + info.size]
     actual = "sha256:" + hashlib.sha256(toc).hexdigest()
     if info.name != TOC_NAME or actual != toc_digest:
-        raise DigestMismatch(toc_digest, actual, what=what + " TOC")  # verified before it is parsed
+        raise DigestMismatch(toc_digest, actual, what=what + " TOC", origin=origin)  # verified before it is parsed
     return index_from_toc(toc, desc.digest, desc.size, desc.media_type, toc_digest, toc_offset)
 
 

@@ -133,6 +133,9 @@ class LayerIndex:
     def __len__(self) -> int:
         return len(self._columns) if self._entries is None else len(self._entries)
 
+    def __bool__(self) -> bool:
+        return True  # an index of an empty layer is still an index (`if idx:` must not mean "has entries")
+
     # -- entries and lookups ---------------------------------------------------------------------
 
     @property

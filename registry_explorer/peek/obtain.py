@@ -53,9 +53,9 @@ def _toc_index(source, ref, desc: Descriptor) -> LayerIndex | None:
     checksum, position, toc_digest = zstd_chunked_checksum(desc), zstd_chunked_position(desc), estargz_toc_digest(desc)
     try:
         if checksum and position and kind in ("zstd", "unknown"):
-            return read_zstd_toc_index(fetch, desc, checksum, position)
+            return read_zstd_toc_index(fetch, desc, checksum, position, source.origin)
         if toc_digest and kind in ("gzip", "unknown"):
-            return read_toc_index(fetch, desc, toc_digest)
+            return read_toc_index(fetch, desc, toc_digest, source.origin)
     except (RangeRefused, InvalidManifest):
         return None  # a refused Range is noted in the trace; the full pass below gives a verified index
     return None

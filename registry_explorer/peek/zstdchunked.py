@@ -100,11 +100,11 @@ def inflate_frames(comp: bytes, size: int) -> bytes:
     return b"".join(parts)
 
 
-def read_zstd_toc_index(fetch, desc: Descriptor, checksum: str, position: str) -> LayerIndex:
+def read_zstd_toc_index(fetch, desc: Descriptor, checksum: str, position: str, origin: str = "registry") -> LayerIndex:
     """The `zstd-chunked-toc` index of a layer: its TOC by Range (`fetch(start, end)`), checked against `checksum`.
 
     One request with the position annotation (what containers/storage does); without it, one more
-    for the footer.
+    for the footer. `origin` ("registry" or "layout") says where the bytes came from if they do not match.
     """
     what = f"zstd:chunked layer {desc.digest}"
     if position:
@@ -115,7 +115,7 @@ def read_zstd_toc_index(fetch, desc: Descriptor, checksum: str, position: str) -
     compressed = fetch(offset, offset + length)
     actual = "sha256:" + hashlib.sha256(compressed).hexdigest()
     if actual != checksum:
-        raise DigestMismatch(checksum, actual, what=what + " TOC")  # verified before it is inflated
+        raise DigestMismatch(checksum, actual, what=what + " TOC", origin=origin)  # verified before it is inflated
     return index_from_zstd_toc(compressed, desc.digest, desc.size, desc.media_type, checksum, offset)
 
 
