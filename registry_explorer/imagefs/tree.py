@@ -59,7 +59,7 @@ def _replay(index: LayerIndex) -> tuple[dict[str, IndexEntry], set[str]]:
     for e in index.entries:
         if e.entry.whiteout is not None:
             continue
-        if e.entry.type != "dir":
+        if e.entry.type != "dir" and e.entry.path != ".":  # the root is a directory whatever a tar says
             replaced.add(e.entry.path)  # what the layers below had under it is gone
             if own.kids.get(e.entry.path):
                 own.remove_children(e.entry.path)  # a later non-directory replaces what was under it
@@ -109,7 +109,9 @@ class LayerView:
         return path in self.implied and self.entry(path) is None
 
     def _replaced(self, path: str) -> bool:
-        """True when this layer wrote `path` as a non-directory (at any point of its tar)."""
+        """True when this layer wrote `path` as a non-directory (at any point of its tar); never the root."""
+        if path == ".":
+            return False
         if self._replayed:
             return path in self._replayed[1]
         hit = self.index.find(path)
