@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def refs(open_registry):
     refs = samples_inventory.seed(open_registry.url, auth=open_registry.auth, verify=open_registry.verify)
     legacy = [(p, "file", data, None) for p, data in packagedbs.rpm_legacy_headers().items()]
+    legacy.append(("var/lib/dpkg/status.d/evil\x1b[2J", "file", b"Package: evil\x1b]0;owned\x07\n", None))
     image = samples_inventory.layered_image("legacy", "inventory/legacy-rpm", "v1",
                                             [(samples_inventory.tar_layer(legacy), "ADD legacy /")])
     push_image(open_registry.url, image, verify=open_registry.verify)
@@ -73,7 +74,8 @@ def test_unreadable_databases_named_on_stderr(refs, env):
     proc = rx_run(env, "packages", refs["legacy"], "-o", "json")
     assert json.loads(proc.stdout) == []
     lines = [line for line in proc.stderr.splitlines() if line.startswith("rx: not read:")]
-    assert len(lines) == 2 and any("Berkeley DB" in line for line in lines) and any("ndb" in line for line in lines)
+    assert len(lines) == 3 and any("Berkeley DB" in line for line in lines) and any("ndb" in line for line in lines)
+    assert "\x1b" not in proc.stderr and "evil\\x1b[2J" in proc.stderr  # a hostile path, its escape made visible
 
 
 def test_diff_json_summary_and_table(refs, env, open_registry):

@@ -24,11 +24,13 @@ from pathlib import Path
 from ..core.errors import InvalidManifest, RangeRefused, RegistryExplorerError
 from ..core.models import Descriptor
 from ..layers.compress import IN_CHUNK, decompressed
+from ..layers.tar import iter_members, normalize_path
 from ..peek.index import IndexEntry, LayerIndex
 from ..peek.ranged import check_digest, planned_range, read_entry_ranged
+from ..peek.stored import StoredIndexDamaged
 from ..peek.trust import EXPLAIN, LAYER_DIGEST
 
-__all__ = ["COALESCE_GAP", "MAX_PEEK_BYTES", "PeekFile", "read_entries", "read_entry"]
+__all__ = ["BATCH_BYTES", "COALESCE_GAP", "MAX_PEEK_BYTES", "PeekFile", "read_entries", "read_entry"]
 
 # open_file holds a file in memory to check it whole against its digest; bound what that may cost.
 MAX_PEEK_BYTES = 1 << 30
@@ -96,12 +98,15 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
         return data, LAYER_DIGEST
     if index.kind != "stream-only":
         try:
-            data, chain, _ = read_entry_ranged(index, entry, lambda a, b: source.read_range(ref, desc, a, b))
+            data, chain, _ = read_entry_ranged(index, entry, lambda a, b: source.read_range(ref, desc, a, b),
+                                               source.origin)
         except RangeRefused:
             pass  # noted in the trace; the verified stream below still gives the right bytes
+        except StoredIndexDamaged:
+            source.indexes.forget(desc)  # the next look builds it again; this read streams the layer
         else:
             if entry.digest:  # the file's own digest, from the verified pass or the TOC: checked too
-                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}")
+                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}", source.origin)
             return data, chain
     return _stream_entry(source, ref, desc, entry, local), LAYER_DIGEST
 
@@ -109,9 +114,10 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
 def _stream_entry(source, ref, desc: Descriptor, e: IndexEntry, local: Path | None) -> bytes:
     """One file's bytes from one verified stream of the layer, returned only after the layer's digest checked."""
     what = f"{e.entry.path} in layer {desc.digest}"
-    if e.offset < 0:
-        raise InvalidManifest(f"{what}: the index does not say where the file starts")
-    if local is not None and local.is_file():  # this read's own verified copy
+    if e.offset < 0:  # a TOC index knows where the file's chunks are, not where it lies in the tar
+        with source.open_blob(ref, desc) as blob:
+            data = _member(blob, desc, e.entry.path)
+    elif local is not None and local.is_file():  # this read's own verified copy
         with open(local, "rb") as f:
             data = _cut(decompressed(f, desc.media_type, f"layer {desc.digest}"), e.offset, e.entry.size)
     else:
@@ -122,7 +128,16 @@ def _stream_entry(source, ref, desc: Descriptor, e: IndexEntry, local: Path | No
     if len(data) != e.entry.size:
         raise InvalidManifest(f"{what}: the layer ends before the file does")
     if e.digest:
-        check_digest(data, e.digest, what)
+        check_digest(data, e.digest, what, source.origin)
+    return data
+
+
+def _member(blob, desc: Descriptor, path: str) -> bytes:
+    """The content of the last regular member named `path`, after the whole blob was read (and its digest checked)."""
+    data = b""
+    for tar, info in iter_members(blob, desc.media_type, what=f"layer {desc.digest}"):
+        if info.isreg() and normalize_path(info.name) == path:
+            data = tar.extractfile(info).read()  # a later member for the same path wins, as extraction does
     return data
 
 
@@ -188,26 +203,41 @@ def read_entries(source, ref, desc: Descriptor, index: LayerIndex, entries: dict
 
     The routes of `read_entry`, shared: one verified copy or one stream for all of them; else their
     planned Range requests merged where close (`COALESCE_GAP`), in batches of at most `BATCH_BYTES`, and
-    each file checked as `read_entry` does.
+    each file checked as `read_entry` does (a refused Range or a damaged stored index: the files not read
+    yet come from one verified stream).
     """
     out: dict[str, tuple[bytes, str] | RegistryExplorerError] = {}
-    if index.kind == "stream-only" or (local is not None and local.is_file()):
-        if index.kind != "stream-only":
-            fetch = _local_fetch(local)
-            for name, e in entries.items():
-                out[name] = _one(lambda e=e: (read_entry_ranged(index, e, fetch)[0], LAYER_DIGEST))
-            return out
+    if index.kind != "stream-only" and local is not None and local.is_file():
+        fetch = _local_fetch(local)
+        for name, e in entries.items():
+            out[name] = _one(lambda e=e: (read_entry_ranged(index, e, fetch, source.origin)[0], LAYER_DIGEST))
+        return out
+    if index.kind == "stream-only":
         return _stream_entries(source, ref, desc, entries, local)
     planned = [(planned_range(index, e) or (0, 0), name) for name, e in entries.items()]
-    for merged, names in _batches(planned):
-        try:
-            segments = _Segments(lambda a, b: source.read_range(ref, desc, a, b), merged)
-        except RangeRefused:  # noted in the trace; one verified stream for the files not read yet
-            rest = {n: e for n, e in entries.items() if n not in out}
-            return {**out, **_stream_entries(source, ref, desc, rest, local)}
-        for name in names:
-            out[name] = _one(lambda e=entries[name], s=segments: _ranged(index, e, s, desc))
-    return out
+    fetch = lambda a, b: source.read_range(ref, desc, a, b)  # noqa: E731 - the one fetch every batch uses
+    try:
+        for merged, names in _batches(planned):
+            try:
+                segments = _Segments(fetch, merged)
+            except (RangeRefused, StoredIndexDamaged):
+                raise
+            except RegistryExplorerError as exc:  # this batch's bytes did not come: its files say why
+                out.update(dict.fromkeys(names, exc))
+                continue
+            for name in names:
+                try:
+                    out[name] = _ranged(index, entries[name], segments, desc, source.origin)
+                except (RangeRefused, StoredIndexDamaged):
+                    raise
+                except RegistryExplorerError as exc:  # this file failed its check; the others read on
+                    out[name] = exc
+    except RangeRefused:
+        pass  # noted in the trace; one verified stream gives the files not read yet
+    except StoredIndexDamaged:
+        source.indexes.forget(desc)  # the next look builds it again; these files come from the stream
+    rest = {n: e for n, e in entries.items() if n not in out}
+    return {**out, **(_stream_entries(source, ref, desc, rest, local) if rest else {})}
 
 
 def _one(read):
@@ -217,21 +247,25 @@ def _one(read):
         return exc
 
 
-def _ranged(index: LayerIndex, e: IndexEntry, fetch, desc: Descriptor) -> tuple[bytes, str]:
-    data, chain, _ = read_entry_ranged(index, e, fetch)
+def _ranged(index: LayerIndex, e: IndexEntry, fetch, desc: Descriptor, origin: str) -> tuple[bytes, str]:
+    data, chain, _ = read_entry_ranged(index, e, fetch, origin)
     if e.digest:
-        check_digest(data, e.digest, f"{e.entry.path} in layer {desc.digest}")
+        check_digest(data, e.digest, f"{e.entry.path} in layer {desc.digest}", origin)
     return data, chain
 
 
 def _stream_entries(source, ref, desc: Descriptor, entries: dict[str, IndexEntry],
                     local: Path | None) -> dict[str, tuple[bytes, str] | RegistryExplorerError]:
-    """Every file from one verified stream of the layer, handed out only after the layer's digest checked."""
+    """Every file from one verified stream of the layer, handed out only after the layer's digest checked.
+
+    A TOC index knows where a file's chunks are, not where it lies in the tar: those are read as
+    `read_entry` reads them, one stream each (only when Range is refused, or the stored TOC index is damaged).
+    """
     out: dict[str, tuple[bytes, str] | RegistryExplorerError] = {}
     wanted = sorted((e.offset, name) for name, e in entries.items() if e.offset >= 0)
     for name, e in entries.items():
         if e.offset < 0:
-            out[name] = InvalidManifest(f"{e.entry.path} in layer {desc.digest}: the index does not say where it starts")
+            out[name] = _one(lambda e=e: (_stream_entry(source, ref, desc, e, local), LAYER_DIGEST))
     got: dict[str, bytes] = {}
 
     def walk(raw) -> None:
@@ -246,6 +280,8 @@ def _stream_entries(source, ref, desc: Descriptor, entries: dict[str, IndexEntry
         while stream.read(IN_CHUNK):
             pass
 
+    if not wanted:
+        return out
     try:
         if local is not None and local.is_file():  # this read's own verified copy
             with open(local, "rb") as f:
@@ -256,16 +292,16 @@ def _stream_entries(source, ref, desc: Descriptor, entries: dict[str, IndexEntry
                 while blob.read(IN_CHUNK):  # to the end: the verifying reader checks the digest there
                     pass
     except RegistryExplorerError as exc:  # the layer did not verify (or broke off): no file of it is handed out
-        return {name: exc for name in entries}
+        return {**out, **{name: exc for _, name in wanted}}
     for _offset, name in wanted:
-        out[name] = _one(lambda name=name: _checked(got[name], entries[name], desc))
+        out[name] = _one(lambda name=name: _checked(got[name], entries[name], desc, source.origin))
     return out
 
 
-def _checked(data: bytes, e: IndexEntry, desc: Descriptor) -> tuple[bytes, str]:
+def _checked(data: bytes, e: IndexEntry, desc: Descriptor, origin: str) -> tuple[bytes, str]:
     what = f"{e.entry.path} in layer {desc.digest}"
     if len(data) != e.entry.size:
         raise InvalidManifest(f"{what}: the layer ends before the file does")
     if e.digest:
-        check_digest(data, e.digest, what)
+        check_digest(data, e.digest, what, origin)
     return data, LAYER_DIGEST

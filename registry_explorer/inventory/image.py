@@ -156,7 +156,7 @@ class _Reader:
         out = []
         for pos in range(top, -1, -1):
             view = self.view(pos)
-            hit = view.by_path.get(path)
+            hit = view.entry(path)  # None where a later non-directory of the same layer removed it
             if hit is not None and hit.entry.type in ("file", "hardlink"):
                 out.append((pos, hit))
             if view.hides(path) or (hit is not None and hit.entry.type not in ("file", "hardlink")):

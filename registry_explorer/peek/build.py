@@ -170,8 +170,11 @@ def _walk(stream, media_type: str, what: str, hasher: Hasher, **limits) -> list[
         elif info.isreg() and not hashes.start(len(rows), info):
             h = hashlib.sha256()
             src = tar.extractfile(info)
-            while chunk := src.read(IN_CHUNK):
-                h.update(chunk)
+            try:
+                while chunk := src.read(IN_CHUNK):
+                    h.update(chunk)
+            except tarfile.ReadError as exc:  # the stream ends inside this member's data
+                raise _invalid(what, f"the tar stream is truncated inside {info.name[:200]!r} ({exc})") from None
             digest = "sha256:" + h.hexdigest()
         rows.append((info, digest))
     return rows

@@ -11,11 +11,12 @@ from typing import Any
 
 import click
 
+from ...core.terminal import shown_line
 from ...frames.changes import diff as diff_frame
 from ...frames.changes import diff_summary
 from ...frames.inventory_tables import packages as packages_frame
 from ...inventory.image import ECOSYSTEMS
-from .commands import State, cli, output_option, platform_option
+from .program import State, cli, output_option, platform_option
 
 __all__ = ["diff", "packages"]
 
@@ -28,9 +29,8 @@ def _report(state: State, df: Any, cost: bool) -> None:
     """Unreadable databases (always) and the cost (with --cost) on stderr: stdout stays the table."""
     if not state.emit:
         return
-    for e in df.attrs.get("errors", []):
-        click.echo(f"rx: not read: {e['database']} (layer {e['layer']}): {' '.join(str(e['message']).split())}",
-                   err=True)
+    for e in df.attrs.get("errors", []):  # paths and messages come from the image: controls made visible
+        click.echo(shown_line(f"rx: not read: {e['database']} (layer {e['layer']}): {e['message']}"), err=True)
     if cost:
         click.echo(f"rx: {df.attrs['requests']} requests, {df.attrs['bytes_moved']:,} bytes moved "
                    f"(pulling the layers: {df.attrs['pull_bytes']:,} bytes)", err=True)
@@ -46,11 +46,16 @@ def _report(state: State, df: Any, cost: bool) -> None:
 @output_option
 @click.pass_obj
 def packages(state: State, ref: str, platform: str | None, ecosystems: tuple[str, ...], sbom: bool, cost: bool,
-             fmt: str):
-    """The packages installed in REF and the layer that installed each, read from its package databases."""
+             fmt: str | None):
+    """The packages installed in REF and the layer that installed each, read from its package databases.
+
+    A table by default; -o csv: the same columns; -o json: every column (source package, licence, build step).
+    """
     df = packages_frame(state.source(), ref, platform=platform, compare_sbom=sbom, ecosystems=ecosystems or None)
     _report(state, df, cost)
-    return state.show(df, fmt, columns=None if fmt == "json" else SBOM_TABLE if sbom else PACKAGE_TABLE)
+    if fmt == "json":
+        return state.show(df, "json")
+    return state.show(df, fmt or "table", SBOM_TABLE if sbom else PACKAGE_TABLE)
 
 
 @cli.command()
@@ -63,10 +68,15 @@ def packages(state: State, ref: str, platform: str | None, ecosystems: tuple[str
 @output_option
 @click.pass_obj
 def diff(state: State, a: str, b: str, platform: str | None, platform_b: str | None, summary: bool, cost: bool,
-         fmt: str):
-    """Every path that differs between images A and B (added, removed, type changed, modified, metadata only)."""
+         fmt: str | None):
+    """Every path that differs between images A and B (added, removed, type changed, modified, metadata only).
+
+    A table by default; -o csv: the same columns; -o json: every column (modes, owners, links, digests, mtimes).
+    """
     df = diff_frame(state.source(), a, b, platform=(platform, platform_b or platform))
     _report(state, df, cost)
     if summary:
-        return state.show(diff_summary(df), fmt)
-    return state.show(df, fmt, columns=None if fmt == "json" else DIFF_TABLE)
+        return state.show(diff_summary(df), fmt or "table")
+    if fmt == "json":
+        return state.show(df, "json")
+    return state.show(df, fmt or "table", DIFF_TABLE)
