@@ -163,20 +163,25 @@ def _walk(stream, media_type: str, what: str, hasher: Hasher, **limits) -> list[
     """
     hashes = ContentDigests(hasher)
     rows: list[tuple[tarfile.TarInfo, str]] = []
-    for tar, info in iter_members(stream, media_type, what=what, tap=hashes.tap, **limits):
-        digest = ""
-        if info.isreg() and not info.size:
-            digest = _EMPTY_SHA256
-        elif info.isreg() and not hashes.start(len(rows), info):
-            h = hashlib.sha256()
-            src = tar.extractfile(info)
-            try:
-                while chunk := src.read(IN_CHUNK):
-                    h.update(chunk)
-            except tarfile.ReadError as exc:  # the stream ends inside this member's data
-                raise _invalid(what, f"the tar stream is truncated inside {info.name[:200]!r} ({exc})") from None
-            digest = "sha256:" + h.hexdigest()
-        rows.append((info, digest))
+    try:
+        for tar, info in iter_members(stream, media_type, what=what, tap=hashes.tap, **limits):
+            digest = ""
+            if info.isreg() and not info.size:
+                digest = _EMPTY_SHA256
+            elif info.isreg() and not hashes.start(len(rows), info):
+                h = hashlib.sha256()
+                src = tar.extractfile(info)
+                try:
+                    while chunk := src.read(IN_CHUNK):
+                        h.update(chunk)
+                except tarfile.ReadError as exc:  # the stream ends inside this member's data
+                    raise _invalid(what, f"the tar stream is truncated inside {info.name[:200]!r} ({exc})") from None
+                digest = "sha256:" + h.hexdigest()
+            rows.append((info, digest))
+    except InvalidManifest:
+        if hashes.pending is not None:  # tarfile ran out while skipping this member's data
+            raise _invalid(what, f"the tar stream is truncated inside {hashes.pending[:200]!r}") from None
+        raise
     return rows
 
 

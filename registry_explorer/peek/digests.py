@@ -65,7 +65,7 @@ class ContentDigests:
     def __init__(self, hasher: Hasher):
         self._hasher = hasher
         self._last: tuple[bytes, int] = (b"", 0)  # the last chunk that passed, and its offset
-        self._window: list | None = None  # [slot, next offset to hash, end]
+        self._window: list | None = None  # [slot, next offset to hash, end, member name]
 
     def tap(self, data: bytes, offset: int) -> None:
         """`layers.iter_members(tap=...)`: each decompressed chunk as it passes, with its offset."""
@@ -79,9 +79,14 @@ class ContentDigests:
         data, offset = self._last
         if self._window is not None or info.issparse() or (start < offset and data):
             return False
-        self._window = [slot, start, end]
+        self._window = [slot, start, end, info.name]
         self._feed(data, offset)
         return True
+
+    @property
+    def pending(self) -> str | None:
+        """The name of the member whose content has not all passed yet (None between members)."""
+        return self._window[3] if self._window is not None else None
 
     def _feed(self, data: bytes, offset: int) -> None:
         w = self._window
