@@ -35,6 +35,7 @@ class FetchMixin(StateCore):
     progress = Dict(help="digest -> (bytes done, bytes total) of the current fetch.")
     overall = Tuple(Int(), Int(), default_value=(0, 0), help="(bytes done, bytes total) of the whole fetch.")
     fetched = List(Unicode(), help="Full paths of the verified files the last fetch wrote.")
+    fetched_from = Unicode("", help="The reference (pinned to its manifest digest) the last fetch read from.")
 
     def __init__(self, client=None, **kwargs):
         super().__init__(client, **kwargs)
@@ -45,6 +46,8 @@ class FetchMixin(StateCore):
         self._last: dict[str, float] = {}  # digest -> when its progress was last published
         self._last_overall = self._last_trace = 0.0
         self._total = 0
+        self._refusal = ""  # the error fetch_blocks() showed; it goes when the fetch ends
+        self._fetch_digest = ""  # the manifest the progress bars belong to
 
     def _blobs(self) -> dict:
         m = self.manifest
@@ -108,6 +111,8 @@ class FetchMixin(StateCore):
         self._total = total
         self._done = {d.digest: (0, d.size) for d in descs}
         self.fetched = []
+        self.fetched_from = str(self.ref.repo().with_digest(self.manifest.digest))
+        self._fetch_digest = self.manifest.digest
         self.progress = dict(self._done)
         self.overall = (0, total)
         self.error = ""
@@ -134,16 +139,35 @@ class FetchMixin(StateCore):
         return f"Saves into {where}"
 
     def fetch_blocks(self, doing: str) -> bool:
-        """True, with a message, if a fetch is running: `doing` (resolving, ...) waits until it ends.
+        """True, with a message, if a fetch is running: `doing` (resolving X, ...) waits until it ends.
 
         A resolve during a fetch would show the new image next to the old image's progress bars
-        and success message. Blocking, and saying so, keeps the screen about one image.
+        and success message. Blocking, and saying so, keeps the screen about one image. The
+        sentence goes to the error box only: the status line keeps saying what the fetch does,
+        and the box is cleared when the fetch ends (the refusal is then out of date).
         """
         if not self.fetching:
             return False
-        self._say(f"A fetch of {self.ref} is running; {doing} would mix the two images. "
-                  "Wait for it to finish or press Cancel, then try again.")
+        message = (f"Not {doing}: a fetch from {self.fetched_from or self.ref} is still running, and "
+                   "the two images would mix on screen. Wait for it to finish or press Cancel, then try again.")
+        self._refusal = message
+        self.error = message
         return True
+
+    def _end_refusal(self) -> None:
+        """The fetch ended: a refusal it caused is no longer true."""
+        if self._refusal and self.error == self._refusal:
+            self.error = ""
+        self._refusal = ""
+
+    def forget_fetch_of_other_images(self, digest: str | None) -> None:
+        """A new image is shown: the bars of a fetch of another image go (its files stay listed, named)."""
+        if self.fetching or digest == self._fetch_digest:
+            return
+        with self._progress_lock:
+            self._done = {}
+            self.progress = {}
+            self.overall = (0, 0)
 
     def _run_fetch(self, ref, descs, folder: Path, event: threading.Event) -> None:
         try:
@@ -155,7 +179,9 @@ class FetchMixin(StateCore):
             with self._op_lock:
                 self._fetch_done(paths, descs, folder)
         finally:
-            self.fetching = False
+            with self._op_lock:
+                self._end_refusal()
+                self.fetching = False
             self._leave()
             self.refresh_trace()
 

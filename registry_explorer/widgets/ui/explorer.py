@@ -77,8 +77,9 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
     error = Unicode("", help="The error sentence, or ''.")
     platform = Unicode("", help="The platform shown.")
 
-    def __init__(self, client=None, reference: str = "", **kwargs):
+    def __init__(self, client=None, reference: str = "", *, public_key=None, **kwargs):
         self.state = ExplorerState(client)
+        self.state.public_key = public_key  # the Supply chain tab verifies cosign signatures with it
         self._local = threading.local()  # see SyncMixin
         self._build()
         super().__init__(children=self._layout(), **kwargs)
@@ -178,8 +179,10 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
 
     def _layout(self) -> list[w.Widget]:
         top = w.HBox([self.back_button, self.forward_button, self.reference_text, self.resolve_button])
-        return [self.css_html, top, self.status_html, self.error_html, self.shown_html, self.nav_box,
-                self.document_html, self.descriptor_box, self.platform_dropdown, self.tabs]
+        # The error box sits right above the tabs: next to the tab's buttons that failed, and for a
+        # failed resolve (no card, no platforms) right under the reference field.
+        return [self.css_html, top, self.status_html, self.shown_html, self.nav_box,
+                self.document_html, self.descriptor_box, self.platform_dropdown, self.error_html, self.tabs]
 
     # -- wiring ------------------------------------------------------------------------------------
 
