@@ -27,6 +27,7 @@ from ...core.extras import require
 w = require("ipywidgets", "widgets", "The Explorer widget")
 
 from ..labels import digest12, kind  # noqa: E402
+from ..replay import replay_for  # noqa: E402
 from ..state import MERGED, ExplorerState  # noqa: E402
 from ..tabs import AUTO_LIST_BYTES, CLICK_AFTER_BLUR_S, TABS  # noqa: E402
 from . import render  # noqa: E402
@@ -264,7 +265,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
 
     def _render_descriptor(self) -> None:
         s = self.state
-        self.descriptor_html.value = render.descriptor_card(s.descriptor, s.index, s.subject)
+        self.descriptor_html.value = render.descriptor_card(s.descriptor, s.index, s.subject, replay_for(s.client, s.ref))
         d = s.descriptor
         self.descriptor_box.titles = (f"Descriptor: {kind(d.media_type)} {digest12(d.digest)}" if d is not None
                                       else "Descriptor",)

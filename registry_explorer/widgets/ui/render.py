@@ -15,6 +15,7 @@ import pandas as pd
 
 from ...core.units import human_size
 from ...html import descriptor_html, index_html, short_digest
+from ...html.links import replay_context
 from ...html.page import _wrap
 from ..labels import exchange_note, http_hosts, plural
 
@@ -75,11 +76,15 @@ def error_html(error: str) -> str:
             f'background:rgba(207,34,46,.06);white-space:pre-wrap">{esc(error)}</div>')
 
 
-def descriptor_card(descriptor, index, subject) -> str:
-    """The resolved descriptor (with the platform table for an index) and the subject, if any."""
+def descriptor_card(descriptor, index, subject, replay=None) -> str:
+    """The resolved descriptor (with the platform table for an index) and the subject, if any.
+
+    `replay` (widgets/replay.py) is how the card's commands authenticate, as the Explorer's client did.
+    """
     if descriptor is None:
         return ""
-    card = index_html(index) if index is not None else descriptor_html(descriptor)
+    with replay_context(replay):
+        card = index_html(index) if index is not None else descriptor_html(descriptor)
     if subject is not None:
         card += _wrap("<h4>Refers to (subject)</h4>") + descriptor_html(subject)
     return card
