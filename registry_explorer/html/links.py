@@ -47,13 +47,18 @@ class Replay:
     skopeo: str = ""  # e.g. ' --creds "$USERNAME:$PASSWORD"'
 
 
-_REPLAY: ContextVar[Replay] = ContextVar("rx_replay", default=Replay())
+_ANONYMOUS = Replay()
+_REPLAY: ContextVar[Replay | None] = ContextVar("rx_replay", default=None)
+
+
+def _replay() -> Replay:
+    return _REPLAY.get() or _ANONYMOUS
 
 
 @contextlib.contextmanager
 def replay_context(replay: Replay | None) -> Iterator[None]:
     """Within the block, the commands blocks authenticate as `replay` says."""
-    token = _REPLAY.set(replay or Replay())
+    token = _REPLAY.set(replay)
     try:
         yield
     finally:
@@ -73,7 +78,7 @@ def _base(ref: Any) -> str:
 def manifest_commands(ref: Any, digest: str, media_type: str) -> list[str]:
     """curl for the manifest bytes, and skopeo inspect --raw (the exact bytes, a check independent of us)."""
     accept = f"Accept: {media_type}" if media_type else "Accept: */*"
-    replay = _REPLAY.get()
+    replay = _replay()
     # skopeo speaks https unless told otherwise; a loopback registry here is plain http.
     tls = " --tls-verify=false" if _plain_http(ref) else ""
     return [f"curl -sS{replay.curl} -H {shlex.quote(accept)} {shlex.quote(_base(ref) + '/manifests/' + digest)}",
@@ -83,7 +88,7 @@ def manifest_commands(ref: Any, digest: str, media_type: str) -> list[str]:
 
 def blob_commands(ref: Any, digest: str) -> list[str]:
     """curl for a blob (skopeo has no command for one blob by digest)."""
-    return [f"curl -sSL{_REPLAY.get().curl} {shlex.quote(_base(ref) + '/blobs/' + digest)}"]
+    return [f"curl -sSL{_replay().curl} {shlex.quote(_base(ref) + '/blobs/' + digest)}"]
 
 
 def commands_html(lines: list[str]) -> str:
@@ -99,7 +104,7 @@ def document_commands(doc: Any) -> str:
     ref = getattr(doc, "reference", None)
     if repo_name(ref) is None:
         return ""
-    lines = [*_REPLAY.get().lines, *manifest_commands(ref, doc.digest, doc.media_type)]
+    lines = [*_replay().lines, *manifest_commands(ref, doc.digest, doc.media_type)]
     try:
         cfg = getattr(doc, "config", None)  # an Index has none
     except RegistryExplorerError:  # a malformed config descriptor: the view shows that elsewhere
