@@ -6,6 +6,7 @@ docstrings). The state tests need no kernel; the view tests build the ipywidgets
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -247,7 +248,9 @@ def test_save_to_says_where_before_the_fetch(open_registry, host, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     ex = rx.Explorer(client_for(open_registry), f"{host}/test/single:v1")
     note = find(ex, "rx-dest-note")
-    assert str(Path.cwd() / "blobs") in note.value
+    # Not the notebook's folder (a checkout, often): the user's downloads (issue 26).
+    assert note.value == f"Saves into {Path(os.environ['XDG_DOWNLOAD_DIR']) / 'registry-explorer'}"
+    assert not note.value.startswith(f"Saves into {Path(__file__).resolve().parents[1]}")
     find(ex, "rx-dest").value = ""
     assert note.value == f"Saves into the notebook's folder, {Path.cwd()}"
     find(ex, "rx-dest").value = "~/x"

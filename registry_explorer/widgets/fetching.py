@@ -7,6 +7,7 @@ progress traits for the view, and errors as sentences.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -25,12 +26,23 @@ PROGRESS_INTERVAL = 0.1
 TRACE_INTERVAL = 1.0
 
 
+def default_dest() -> Path:
+    """Where fetched blobs go unless the user says otherwise: the user's downloads, not the notebook's folder.
+
+    A notebook's folder is often a git checkout (this project's notebooks/ is): blobs written there
+    end up committed. `$XDG_DOWNLOAD_DIR` (the freedesktop user folder) or ~/Downloads, then a
+    folder of our own in it.
+    """
+    base = os.environ.get("XDG_DOWNLOAD_DIR") or str(Path.home() / "Downloads")
+    return Path(base).expanduser() / "registry-explorer"
+
+
 class FetchMixin(StateCore):
     """select(), fetch(), cancel(), wait() and the traits that follow a download."""
 
     choices = List(help="(label, digest) of every fetchable blob: the layers, then the config.")
     selected = List(Unicode(), help="Digests chosen for fetch(): layers and/or the config.")
-    dest = Unicode("blobs", help="The folder fetch() writes to.")
+    dest = Unicode(help="The folder fetch() writes to (default: default_dest(), never the notebook's folder).")
     fetching = Bool(False, help="True while a fetch runs in the background.")
     progress = Dict(help="digest -> (bytes done, bytes total) of the current fetch.")
     overall = Tuple(Int(), Int(), default_value=(0, 0), help="(bytes done, bytes total) of the whole fetch.")
@@ -48,6 +60,7 @@ class FetchMixin(StateCore):
         self._total = 0
         self._refusal = ""  # the error fetch_blocks() showed; it goes when the fetch ends
         self._fetch_digest = ""  # the manifest the progress bars belong to
+        self.dest = str(default_dest())
 
     def _blobs(self) -> dict:
         m = self.manifest
