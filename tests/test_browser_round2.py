@@ -168,7 +168,7 @@ def test_run_all_of_notebook_01_keeps_the_explorer_working(lab, lab_page, tmp_pa
     page.wait_for_selector(".rx-explorer", state="visible", timeout=180_000)
     _wait_idle_after_run_all(lab_page)
     page.locator(".rx-explorer").first.scroll_into_view_if_needed()
-    for tab, button, expect in (("Tags", ".rx-load-tags", "shown"), ("Referrers", ".rx-load-referrers", "referrer"),
+    for tab, button, expect in (("Tags", ".rx-load-tags", "showing"), ("Referrers", ".rx-load-referrers", "referrer"),
                                 ("Supply chain", ".rx-load-supply", "attached")):
         _tab(page, tab)
         page.locator(button).click()
@@ -278,7 +278,7 @@ def test_supply_note_counts_in_english_and_signatures_say_verified(lab, lab_page
     _settle(page)
     text = page.locator(".rx-explorer").inner_text()
     assert "(s)" not in text and re.search(r"\d+ attached objects; click one", text), text[-600:]
-    rows = page.locator(".rx-supply select option").all_inner_texts()
+    rows = [r.replace("\xa0", " ") for r in page.locator(".rx-supply select option").all_inner_texts()]
     assert any("verified with key sha256:" in r for r in rows if r.startswith("signature")), rows
 
 
@@ -333,6 +333,14 @@ def test_layout_fits_a_small_screen_with_the_file_browser_open(lab, lab_page, op
 # -- the Files tab as dive shows it ------------------------------------------------------------------------------
 
 
+def _pick_row(page, name: str) -> None:
+    """Click the tree row whose label holds `name` (ipywidgets' options carry their label as value)."""
+    label = page.evaluate("""(n) => [...document.querySelectorAll('.rx-files option')]
+                                       .map(o => o.value).find(v => v.includes(' ' + n))""", name)
+    assert label, f"no row {name!r}"
+    page.locator(".rx-files select").select_option(value=label)
+
+
 def test_files_tab_tree_colours_what_each_layer_did(lab, lab_page, open_registry):
     page = _open(lab, lab_page, "r2-tree.ipynb", _explorer_cells())
     _submit(page, f"{open_registry.host}/test/wasteful:v1")
@@ -343,12 +351,14 @@ def test_files_tab_tree_colours_what_each_layer_did(lab, lab_page, open_registry
     page.locator(".rx-files-layer select").select_option(value=layer2)
     _wait_text(page, ".rx-files-summary", "removes 2")
     _settle(page)
-    page.locator(".rx-files select").select_option(value="app")
-    page.wait_for_function("() => [...document.querySelectorAll('.rx-files option')].some(o => o.value === 'app/big.bin')")
-    style = page.eval_on_selector(".rx-files option[value='app/big.bin']",
-                                  "o => [getComputedStyle(o).color, getComputedStyle(o).textDecorationLine, o.textContent]")
+    _pick_row(page, "▸ app/")
+    page.wait_for_function("() => [...document.querySelectorAll('.rx-files option')].some(o => o.value.includes(' big.bin'))")
+    style = page.evaluate("""() => { const o = [...document.querySelectorAll('.rx-files option')]
+                                                .find(o => o.value.includes(' big.bin'));
+                                     const c = getComputedStyle(o);
+                                     return [c.color, c.textDecorationLine, o.textContent]; }""")
     assert style[0] == "rgb(207, 34, 46)" and style[1] == "line-through" and style[2].startswith("-"), style
-    page.locator(".rx-files select").select_option(value="app/keep.txt")
+    _pick_row(page, "keep.txt")
     _wait_text(page, ".rx-file-info", "00000000  ")
     assert "hex dump" in page.locator(".rx-file-info").inner_text()
     page.screenshot(path=str(ARTIFACTS / "round2-files-tree.png"))
