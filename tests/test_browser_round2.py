@@ -362,3 +362,49 @@ def test_files_tab_tree_colours_what_each_layer_did(lab, lab_page, open_registry
     _wait_text(page, ".rx-file-info", "00000000  ")
     assert "hex dump" in page.locator(".rx-file-info").inner_text()
     page.screenshot(path=str(ARTIFACTS / "round2-files-tree.png"))
+
+
+# -- 6: an Explorer at the end of notebook 02 switches tabs, before and after a page reload ----------------------
+
+
+def test_explorer_at_the_end_of_notebook_02_switches_tabs(lab, lab_page):
+    """The reviewer's Explorer (`rx.Explorer(client, REFERENCE)` after notebook 02) kept the HTTP tab whatever
+    was clicked, even after a reload. Not reproduced here (see the report): this pins the scenario, with
+    the HTTP tab opened first, the notebook scrolled away and back, and the page reloaded."""
+    nb = json.loads((ROOT / "notebooks" / "02-anatomy-of-a-pull.ipynb").read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    nb["metadata"].pop("widgets", None)
+    nb["cells"].append({"id": "rx-explorer-02", "cell_type": "code", "metadata": {}, "execution_count": None,
+                        "outputs": [], "source": "ex = rx.Explorer(client, REFERENCE)\nex"})
+    (lab.root_dir / "r2-nb02.ipynb").write_text(json.dumps(nb))
+    lab_page.open_notebook("r2-nb02.ipynb")
+    lab_page.run_all()
+    page = lab_page.page
+    page.wait_for_selector(".rx-explorer .rx-tabs", state="visible", timeout=180_000)
+    _wait_idle_after_run_all(lab_page)
+
+    def switch_all() -> None:
+        for name in ("HTTP", "Layers", "Config", "Files", "HTTP", "Tags", "Referrers", "History"):
+            page.locator(".rx-tabs").scroll_into_view_if_needed()
+            page.locator(".rx-tabs .lm-TabBar-tab", has_text=name).first.click()
+            page.wait_for_function(
+                "(n) => document.querySelector('.rx-tabs .lm-TabBar-tab.lm-mod-current').textContent.trim() === n",
+                arg=name, timeout=10_000)
+            _settle(page)
+
+    switch_all()
+    page.locator(".rx-tabs .lm-TabBar-tab", has_text="HTTP").first.click()
+    _settle(page)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Home")
+    time.sleep(1)
+    page.keyboard.press("Control+End")
+    switch_all()
+    page.reload()
+    page.wait_for_selector(".rx-explorer .rx-tabs", state="visible", timeout=120_000)
+    lab_page.wait_kernel_idle()
+    switch_all()
+    # The kernel saw every click: the state's tab is the last one clicked.
+    assert page.locator(".rx-tabs .lm-TabBar-tab.lm-mod-current").inner_text().strip() == "History"

@@ -71,8 +71,10 @@ class SupplyPane:
 
     def _render_supply(self) -> None:
         rows = self.state.supply
-        options = [(f"{r['kind']}  {r['type'] or ''}  [{r['found']}]  {digest12(r['digest'] or '')}"
-                    + (f"  — {r['verification']}" if r.get("verification") else ""), i) for i, r in enumerate(rows)]
+        # A signature's verdict comes right after its kind: on a narrow screen the end of a row is cut off.
+        options = [(f"{r['kind']}  " + (f"[{r['verification']}]  " if r.get("verification") else "")
+                    + f"{r['type'] or ''}  [{r['found']}]  {digest12(r['digest'] or '')}", i)
+                   for i, r in enumerate(rows)]
         with self._sync():
             self.supply_select.options = options
             self.supply_select.index = None
