@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -59,6 +60,7 @@ def test_each_verb_json_equals_the_library(reg, env, images):
     data = f"{reg.host}/demo/data:1.0"
 
     assert rx_json(env, "digest", single)["digest"] == client.resolve(single).digest == images["single"].digest
+    assert rx_run(env, "digest", single).stdout.decode() == images["single"].digest + "\n"
     assert rx_json(env, "manifest", multi) == client.manifest(multi).json
     assert rx_json(env, "manifest", multi, "--platform", "linux/arm64") == client.image(multi, "linux/arm64").json
     assert rx_json(env, "config", single) == client.config(single).json
@@ -78,18 +80,29 @@ def test_each_verb_json_equals_the_library(reg, env, images):
 def test_table_and_csv_outputs(reg, env):
     data = f"{reg.host}/demo/data:1.0"
     csv_out = rx_run(env, "files", data, "-o", "csv").stdout.decode()
-    got = pd.read_csv(io.StringIO(csv_out))
+    got = pd.read_csv(io.StringIO(csv_out), dtype=str, keep_default_na=False)
     assert list(got.columns) == ["path", "type", "size", "mode", "linkname"]
     assert "data/parts/part-2.csv" in set(got["path"]) and "data/draft.csv" not in set(got["path"])
-    table = rx_run(env, "ls", f"{reg.host}/demo/data").stdout.decode().splitlines()
-    assert table == ["VALUE", "1.0"]
+    # Modes as `tar -tv` shows them; the library's frame keeps the integer.
+    modes = dict(zip(got["path"], got["mode"]))
+    assert modes["data"] == "drwxr-xr-x" and modes["data/table.csv"] == "-rw-r--r--"
+    assert rx_json(env, "files", data)[0]["mode"] in (0o755, 0o644)
+    repo = f"{reg.host}/demo/data"
+    assert rx_run(env, "ls", repo).stdout.decode().splitlines() == ["1.0"]  # crane's bare lines
+    assert rx_run(env, "ls", repo, "-o", "table").stdout.decode().splitlines() == ["TAG", "1.0"]
+    assert rx_run(env, "ls", repo, "-o", "csv").stdout.decode().splitlines() == ["tag", "1.0"]
+    assert "demo/data" in rx_run(env, "catalog", reg.host).stdout.decode().splitlines()
 
 
-def test_export_writes_an_oci_layout(reg, env, tmp_path, images):
+def test_old_export_spelling_writes_a_layout_with_a_deprecation_line(reg, env, tmp_path, images):
     single = f"{reg.host}/{images['single'].repository}:{images['single'].tag}"
-    rx_run(env, "export", single, str(tmp_path / "out"))
+    proc = rx_run(env, "export", single, str(tmp_path / "out"))
+    assert "deprecated" in proc.stderr.decode() and "rx pull --format oci" in proc.stderr.decode()
     layout = rx.Layout(tmp_path / "out")
     assert layout.resolve(f"oci:{tmp_path / 'out'}:{images['single'].tag}").digest == images["single"].digest
+    new = rx_run(env, "pull", "--format", "oci", single, str(tmp_path / "new"))
+    assert new.stderr == b"" and new.stdout.decode().startswith(f"oci:{tmp_path / 'new'}:")
+    assert rx.Layout(tmp_path / "new").resolve(new.stdout.decode().strip()).digest == images["single"].digest
 
 
 @pytest.mark.parametrize("case", ["bad-reference", "unknown-repo", "unauthorized", "no-such-file", "bad-layer"])
@@ -127,46 +140,50 @@ def test_broken_pipe_is_quiet(reg, env):
     assert proc.returncode == 0
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(reg, env, images):
+def test_no_progress_bar_when_stderr_is_not_a_terminal(reg, env, images, tmp_path):
     single = f"{reg.host}/{images['single'].repository}:{images['single'].tag}"
-    proc = rx_run(env, "trace", single, "--curl")
+    proc = rx_run(env, "trace", single, "--curl", "--dir", str(tmp_path))
     assert proc.stderr == b""
+    assert rx_run(env, "pull", "--format", "oci", single, str(tmp_path / "layout")).stderr == b""
 
 
 def test_trace_replays_with_curl(token_registry, env, images, tmp_path):
-    """Run every curl line of `rx trace` in order (TOKEN from the replayed token request): same digests."""
+    """Run every line of `rx trace --curl` in order, as bash would (TOKEN from the script's own token line)."""
     img = images["single"]
     ref = f"{token_registry.host}/{img.repository}:{img.tag}"
     extra = ["--ca-bundle", str(token_registry.ca_file)] if token_registry.ca_file else []
-    rows = rx_json(env, *extra, "trace", ref)
-    lines = rx_run(env, *extra, "trace", ref, "--curl").stdout.decode().splitlines()
-    # Layers download in parallel, so two pulls may order their blob GETs differently: the same lines.
-    assert sorted(r["curl"] for r in rows) == sorted(lines)
-    lines = [r["curl"] for r in rows]
+    blobs, work = tmp_path / "blobs", tmp_path / "cwd"
+    work.mkdir()
+    script = rx_run(env, *extra, "trace", ref, "--curl", "--dir", str(blobs)).stdout.decode()
+    lines = script.splitlines()
     assert all("Bearer ey" not in ln for ln in lines), "a token leaked into the trace"
+    commands = [ln for ln in lines if not ln.startswith("#")]
+    assert commands and all(ln.startswith(("curl ", "TOKEN=$(curl ")) for ln in commands), commands
+    if token_registry.scheme == "http":  # the https probe of a plain-http registry is a comment that says why
+        assert any(ln.startswith("# GET https://") and "failed" in ln for ln in lines), lines
     curl_env = {**env}
     if token_registry.ca_file:
         curl_env["CURL_CA_BUNDLE"] = str(token_registry.ca_file)
-    token, got = "", {}
-    for row, line in zip(rows, lines):
-        if row["status"] is None or row["status"] >= 400:
-            continue  # a failed probe (https on a plain port) or the 401 that starts the token dance
-        out = subprocess.run(["bash", "-c", line], capture_output=True, env={**curl_env, "TOKEN": token}, timeout=60,
-                             cwd=tmp_path)
+    token, manifests = "", []
+    for line in commands:
+        if line.startswith("TOKEN=$("):
+            out = subprocess.run(["bash", "-c", f'{line}; printf %s "$TOKEN"'], capture_output=True,
+                                 env=curl_env, timeout=60, cwd=work)
+            token = out.stdout.decode()
+            assert out.returncode == 0 and token, (line, out.stderr.decode())
+            continue
+        out = subprocess.run(["bash", "-c", line], capture_output=True, env={**curl_env, "TOKEN": token},
+                             timeout=60, cwd=work)
         assert out.returncode == 0, (line, out.stderr.decode())
-        words = shlex.split(line)
-        # Binary bodies (blobs) go to the file named by -o; documents come on stdout.
-        body = (tmp_path / words[words.index("-o") + 1]).read_bytes() if "-o" in words else out.stdout
-        if row["purpose"] == "token":
-            token = json.loads(body)["token"]
-        elif row["method"] == "GET" and row["purpose"] in ("manifest", "config", "blob"):
-            url_digest = row["url"].rsplit("/", 1)[1]
-            actual = "sha256:" + hashlib.sha256(body).hexdigest()
-            got[url_digest if url_digest.startswith("sha256:") else row["purpose"]] = actual
-    want = {d for d in img.blobs if d != img.digest}  # config and layers, by digest
-    assert {k for k in got if k.startswith("sha256:")} >= want
-    assert all(got[d] == d for d in want), "a replayed blob hashed to another digest"
-    assert got["manifest"] == img.digest, "the replayed manifest GET (by tag) is not the image's manifest"
+        if "/manifests/" in line and "--head" not in line:
+            manifests.append("sha256:" + hashlib.sha256(out.stdout).hexdigest())
+    assert img.digest in manifests, "the replayed manifest GET (by tag) is the image's manifest"
+    # Blob bodies landed in --dir, named by digest, and hash to their names; nothing in the working directory.
+    written = {p.name.replace("-", ":", 1): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in blobs.iterdir()}
+    layers = {d for d, b in img.blobs.items() if "layer" in b.media_type or "rootfs" in b.media_type}
+    assert layers and layers <= set(written) and all(written[d] == d for d in written)
+    assert list(work.iterdir()) == []
 
 
 def test_census_verb_json_equals_the_library(reg, env, images):
@@ -185,3 +202,23 @@ def test_census_verb_json_equals_the_library(reg, env, images):
     assert seeded and seeded <= {r["digest"] for r in got}
     bad = rx_run(env, "census", reg.host, "--table", "nope", check=False)
     assert bad.returncode == 1 and bad.stderr.decode().startswith("rx: error: unknown census table")
+
+
+def test_help_shows_the_pipe_idioms(env):
+    text = rx_run(env, "--help").stdout.decode()
+    for idiom in ("D=$(rx digest REF)", "rx manifest REF | sha256sum", "rx ls REPO | xargs", "rx export REF - | tar -tv",
+                  "-o json|table|csv"):
+        assert idiom in text, idiom
+    for verb in ("export", "pull", "validate"):
+        assert verb in text
+
+
+def test_structured_forms_of_documents(reg, env, images):
+    multi = f"{reg.host}/{images['multi'].repository}:{images['multi'].tag}"
+    index = client_for(reg).manifest(multi)
+    rows = list(csv.DictReader(io.StringIO(rx_run(env, "manifest", multi, "-o", "csv").stdout.decode())))
+    assert [r["digest"] for r in rows] == [d.digest for d in index.manifests]
+    assert {r["role"] for r in rows} == {"manifest"}
+    assert rx_run(env, "manifest", multi).stdout == index.raw, "the default is the stored bytes"
+    failed = rx_run(env, "validate", f"{reg.host}/nothing/here:1", check=False)
+    assert failed.returncode == 1 and failed.stderr.decode().startswith("rx: error: ")

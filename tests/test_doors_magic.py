@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+
 import pandas as pd
 import pytest
 from helpers.clients import client_for
@@ -52,6 +55,22 @@ def test_verbs_return_objects(shell, open_registry, images):
     assert rx_line(shell, f"cat {data} data/table.csv") == samples_data.TABLE_CSV
     exchanges = rx_line(shell, f"trace {data}")
     assert exchanges and all(hasattr(e, "as_curl") for e in exchanges)
+
+
+def test_crane_verbs_return_objects(shell, open_registry, tmp_path):
+    """`%rx export REF` is the tar stream as bytes; `pull` the layout reference; `validate` its rows."""
+    client = client_for(open_registry)
+    data = f"{open_registry.host}/demo/data:1.0"
+    with tarfile.open(fileobj=io.BytesIO(rx_line(shell, f"export {data}"))) as tar:
+        assert set(tar.getnames()) == set(frames.image_files(client, data)["path"])
+    assert rx_line(shell, f"export {data} {tmp_path / 'fs.tar'}") == tmp_path / "fs.tar"
+    layout_ref = rx_line(shell, f"pull --format oci {data} {tmp_path / 'layout'}")
+    assert rx.Layout(tmp_path / "layout").resolve(str(layout_ref)).digest == client.resolve(data).digest
+    rows = rx_line(shell, f"validate {data}")
+    image = client.image(data)
+    assert all(r["ok"] for r in rows)
+    assert {r["digest"] for r in rows} == {image.digest, image.config.digest, *(d.digest for d in image.layers)}
+    assert rx_line(shell, f"manifest {data}").raw == client.manifest(data).raw
 
 
 def test_rx_ref_shows_the_explorer(shell, open_registry):

@@ -146,31 +146,27 @@ def test_http_tab_lines_run(sandbox, tmp_path):
         assert checked["token"] >= 1
 
 
-def test_rx_trace_curl_lines_run(sandbox, tmp_path):
-    """`rx trace --curl` prints a script: every line that reached the registry replays."""
+def test_rx_trace_curl_script_runs(sandbox, tmp_path):
+    """`rx trace --curl --dir DIR` prints a script: bash runs it whole, blobs land in DIR and hash to their names."""
     extra = ["--insecure", sandbox.host] if sandbox.username else []
     env = _env(sandbox)
-    if sandbox.username:
-        env["DOCKER_CONFIG"] = str(tmp_path / "docker")
-        (tmp_path / "docker").mkdir()
+    if sandbox.username:  # the client signs in from the docker config, as a student's would
         import base64
         import json
 
+        (tmp_path / "docker").mkdir()
+        env["DOCKER_CONFIG"] = str(tmp_path / "docker")
         auth = base64.b64encode(f"{sandbox.username}:{sandbox.password}".encode()).decode()
         (tmp_path / "docker" / "config.json").write_text(json.dumps({"auths": {sandbox.host: {"auth": auth}}}))
+    blobs, work = tmp_path / "blobs", tmp_path / "cwd"
+    work.mkdir()
     proc = subprocess.run([sys.executable, "-m", "registry_explorer", *extra, "trace", sandbox.references["hello"],
-                           "--curl"], capture_output=True, env=env, cwd=tmp_path, timeout=120)
+                           "--curl", "--dir", str(blobs)], capture_output=True, env=env, cwd=work, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
-    lines = [x for x in proc.stdout.decode().splitlines() if x and not x.startswith("#")]
-    # Until the CLI prints only replayable lines: the https probe of a plain-http port never answered.
-    lines = [x for x in lines if f"https://{sandbox.host}/" not in x]
-    token = ""
-    for line in lines:
-        run = subprocess.run(["bash", "-c", line], cwd=tmp_path, env={**env, "TOKEN": token}, capture_output=True,
-                             timeout=60)
-        assert run.returncode == 0, (line, run.stderr.decode())
-        if "/token" in line and b'"token"' in run.stdout:
-            import json
-
-            token = json.loads(run.stdout)["token"]
-    assert any("/manifests/" in x for x in lines)
+    script = proc.stdout.decode()
+    run = subprocess.run(["bash", "-e", "-c", script], capture_output=True, env=env, cwd=work, timeout=120)
+    assert run.returncode == 0, (script, run.stderr.decode())
+    assert b"HTTP 200" in run.stdout, "blob lines say what came back"
+    files = sorted(blobs.iterdir())
+    assert files and all(sha256(f.read_bytes()) == f.name.replace("-", ":", 1) for f in files), files
+    assert not list(work.iterdir()), "the script wrote where it did not say"

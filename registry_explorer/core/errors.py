@@ -26,10 +26,13 @@
     ├── SignatureError              .reason  a signature did not verify (which check failed is in .reason)
     ├── PlatformNotFound            .wanted .available  no descriptor in the index matches
     ├── FetchFailed                 .failures .succeeded .first  some blobs of a fetch_blobs call failed
+    ├── UnsafeCache                 the cache directory is not private (owner, group/other write) or holds a link
     ├── Cancelled                   the caller cancelled; partial files were removed
     └── MissingExtra                (also ImportError) .module .extra .feature  an optional extra is not installed
 
-Messages name what was wrong and what to do; none of them ever contain a credential.
+Messages name what was wrong and what to do; none of them ever contain a credential: the base
+class passes every message through `core.redact.redact_text` (one redaction path for every error,
+whoever builds it), and the attributes that hold a URL, a reference or an error body are redacted too.
 """
 
 from __future__ import annotations
@@ -38,18 +41,24 @@ import errno
 from collections.abc import Sequence
 from typing import Any
 
+from .redact import redact_body, redact_reference, redact_text, redact_url
+
 
 class RegistryExplorerError(Exception):
-    """Base class of every error raised by registry_explorer."""
+    """Base class of every error raised by registry_explorer; its message is redacted when it is made."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args), **kwargs)
 
 
 class InvalidReference(RegistryExplorerError, ValueError):
     """A string that is not a valid image reference."""
 
     def __init__(self, reference: str, reason: str):
-        self.reference = reference
-        self.reason = reason
-        super().__init__(f"invalid reference {reference!r}: {reason}")
+        # A reference pasted from a URL may carry `user:password@`: never keep it, not even in an attribute.
+        self.reference = redact_reference(reference)
+        self.reason = redact_text(reason)
+        super().__init__(f"invalid reference {self.reference!r}: {self.reason}")
 
 
 class InvalidPlatform(RegistryExplorerError, ValueError):
@@ -69,9 +78,9 @@ class RegistryError(RegistryExplorerError):
         url: str | None = None,
     ):
         self.status = status
-        self.errors = list(errors)
+        self.errors = redact_body(list(errors))  # a server's error body may echo our token back
         self.method = method
-        self.url = url
+        self.url = redact_url(url) if url is not None else None
         super().__init__(message)
 
     @property
@@ -123,7 +132,7 @@ class ConnectionFailed(RegistryExplorerError):
     """The registry could not be reached: DNS, connection, TLS or timeout."""
 
     def __init__(self, message: str, *, url: str | None = None, kind: str = "connect"):
-        self.url = url
+        self.url = redact_url(url) if url is not None else None
         self.kind = kind  # connect, timeout, tls-verify, tls-handshake, redirect, stream
         super().__init__(message)
 
@@ -201,7 +210,7 @@ class SignatureError(RegistryExplorerError):
 
     def __init__(self, message: str, *, reason: str, reference: str | None = None):
         self.reason = reason
-        self.reference = reference
+        self.reference = redact_reference(reference) if reference is not None else None
         super().__init__(message)
 
 
@@ -228,6 +237,10 @@ class FetchFailed(RegistryExplorerError):
         self.first = next(iter(self.failures.values()))
         super().__init__(f"{len(self.failures)} of {total} blobs failed ({len(self.succeeded)} written); "
                          f"first: {self.first}")
+
+
+class UnsafeCache(RegistryExplorerError):
+    """The cache directory is not private to this user, or holds a link: it is refused (as ssh refuses its keys)."""
 
 
 class Cancelled(RegistryExplorerError):

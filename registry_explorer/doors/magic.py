@@ -1,8 +1,11 @@
 """`%rx`, the IPython magic: `%load_ext registry_explorer`, then `%rx alpine:3.20` or `%rx files alpine:3.20`.
 
 `%rx REF` shows the Explorer on REF; `%rx VERB ARGS` runs the same click command as `rx VERB ARGS`
-(registry_explorer/doors/cli/commands.py) but returns its Python object instead of printing it: a
-DataFrame for `files`, a Manifest for `manifest`, bytes for `cat`, a list of Exchanges for `trace`.
+(registry_explorer/doors/cli/) but returns its Python object instead of printing it: a Descriptor
+for `digest`, a Manifest (its `.raw` the stored bytes) for `manifest`, a DataFrame for `files`,
+bytes for `cat` and `blob`, the tar stream as bytes for `export REF` (a path for `export REF FILE`),
+the layout reference for `pull`, one row per verified object for `validate`, Exchanges for `trace`.
+Errors print the same one line as `rx` (redacted, control characters visible) and return None.
 One Client per shell, so `%rx` calls share its trace and its manifest cache.
 """
 
@@ -14,8 +17,10 @@ from typing import Any
 import click
 
 from ..core.errors import RegistryExplorerError
+from ..core.terminal import shown_line
 from ..sources.remote import Client
-from .cli.commands import State, cli
+from .cli import State, cli
+from .cli.output import error_line
 
 
 class RxMagic:
@@ -25,7 +30,11 @@ class RxMagic:
 
     def __call__(self, line: str) -> Any:
         """Run one `%rx` line and return its object (errors print one line and return None)."""
-        args = shlex.split(line)
+        try:
+            args = shlex.split(line)
+        except ValueError as exc:  # an unbalanced quote: the user's typo, said in one line as `rx` would
+            print(error_line(f"cannot read the line: {exc}"))
+            return None
         if not args or args[0] in ("-h", "--help"):
             return self._run(["--help"])
         if args[0] not in cli.commands and not args[0].startswith("-"):
@@ -48,11 +57,12 @@ class RxMagic:
         try:
             return cli.main(args=args, prog_name="%rx", standalone_mode=False, obj=state)
         except click.UsageError as exc:
+            exc.message = shown_line(exc.message)
             exc.show()
         except click.exceptions.Exit:
             pass
         except (RegistryExplorerError, ValueError, OSError) as exc:
-            print(f"rx: error: {' '.join(str(exc).split())}")
+            print(error_line(exc))  # the same line as `rx`: redacted, control characters visible
         return None
 
 

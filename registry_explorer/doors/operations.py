@@ -1,8 +1,9 @@
 """The verbs of the front doors (`rx` and `%rx`), as library calls returning normal Python objects.
 
 The command line and the IPython magic only parse arguments and show what these return; the same
-call from Python gives the same answer. Verb names follow crane where crane has them (digest,
-manifest, config, ls, catalog, blob, export). `plain()` turns any result into JSON-ready data,
+call from Python gives the same answer. Verb names mean what they mean in crane (digest, manifest,
+config, ls, catalog, blob, export, pull, validate): `export` is the image's merged filesystem as
+a tar stream, `pull` the copy into an OCI layout. `plain()` turns any result into JSON-ready data,
 which is what `rx --output json` prints.
 
 Adding a verb: add a function here and register it in `VERBS`; the CLI
@@ -15,17 +16,20 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import frames
 from ..census_engine.run import census as run_census
-from ..core.errors import InvalidReference
+from ..core.errors import InvalidReference, RegistryExplorerError
 from ..core.models import Descriptor, ImageConfig, Index, Manifest
 from ..frames.census_tables import TABLES
 from ..http.trace import Exchange
 from ..imagefs.filesystem import ImageFS
+from ..sources.common import CHUNK, walk
 from ..sources.protocol import Source
+from .tarball import write_image_tar
 
 
 def digest(source: Source, ref: Any) -> Descriptor:
@@ -36,6 +40,21 @@ def digest(source: Source, ref: Any) -> Descriptor:
 def manifest(source: Source, ref: Any, platform: Any = None) -> Manifest | Index:
     """The manifest or index `ref` names; with `platform`, the image manifest for it."""
     return source.image(ref, platform) if platform else source.manifest(ref)
+
+
+def descriptors(doc: Manifest | Index) -> list[dict[str, Any]]:
+    """One row per descriptor a manifest or index names (config, layers, subject; or its manifests)."""
+    named: list[tuple[str, Descriptor]] = []
+    if isinstance(doc, Index):
+        named += [("manifest", d) for d in doc.manifests]
+    else:
+        named += [("config", doc.config)] if doc.config is not None else []
+        named += [("layer", d) for d in doc.layers]
+    if doc.subject is not None:
+        named.append(("subject", doc.subject))
+    return [{"role": role, "media_type": d.media_type, "digest": d.digest, "size": d.size,
+             "platform": str(d.platform) if d.platform else None, "artifact_type": d.artifact_type}
+            for role, d in named]
 
 
 def config(source: Source, ref: Any, platform: Any = None) -> ImageConfig:
@@ -63,10 +82,50 @@ def blob(source: Source, ref: Any, dest: str | os.PathLike, progress: Callable |
     return path
 
 
-def export(source: Source, ref: Any, dest: str | os.PathLike, platform: Any = None,
-           progress: Callable | None = None) -> Any:
-    """Copy the image (the whole index without `platform`) into an OCI layout at `dest`."""
+def export(source: Source, ref: Any, out: BinaryIO, platform: Any = None) -> int:
+    """Write the image's merged filesystem to `out` as a tar stream (`crane export`); the entries written.
+
+    Whiteouts applied, directories, symlinks, hard links, devices, modes, owners and times kept;
+    every file's bytes read verified through `imagefs.ImageFS` (see doors/tarball.py).
+    """
+    return write_image_tar(ImageFS(source, ref, platform), out)
+
+
+def pull(source: Source, ref: Any, dest: str | os.PathLike, platform: Any = None,
+         progress: Callable | None = None) -> Any:
+    """Copy the image (the whole index without `platform`) into an OCI layout at `dest` (`crane pull --format oci`)."""
     return source.save_layout(ref, dest, platform, progress=progress)
+
+
+def validate(source: Source, ref: Any, platform: Any = None) -> list[dict[str, Any]]:
+    """Fetch and verify every manifest and blob of the image (of every platform without `platform`).
+
+    `crane validate`: one row per object (kind, digest, media type, size, `ok`, `error`). Manifests
+    are verified as they are fetched (a walk fails at the first that does not verify); every blob
+    is then streamed to its end and checked against its digest and size, several at once. Nothing
+    comes from the disk cache, so a pass means the registry holds those exact bytes.
+    """
+    root = source.image(ref, platform) if platform else source.manifest(ref)
+    pinned = root.reference or source.parse(ref)
+    docs, blobs = walk(source, pinned, root)
+    rows = [{"kind": "index" if isinstance(d, Index) else "manifest", "digest": d.digest,
+             "media_type": d.media_type, "size": len(d.raw), "ok": True, "error": None} for d in docs]
+    configs = {d.config.digest for d in docs if isinstance(d, Manifest) and d.config is not None}
+
+    def check(desc: Descriptor) -> dict[str, Any]:
+        row = {"kind": "config" if desc.digest in configs else "layer", "digest": desc.digest,
+               "media_type": desc.media_type, "size": desc.size, "ok": True, "error": None}
+        try:
+            with source.open_blob(pinned, desc) as reader:
+                while reader.read(CHUNK):
+                    pass
+        except RegistryExplorerError as exc:
+            row.update(ok=False, error=str(exc))
+        return row
+
+    with ThreadPoolExecutor(max_workers=max(1, min(source.workers, len(blobs) or 1))) as pool:
+        rows += list(pool.map(check, blobs.values()))
+    return rows
 
 
 def cat(source: Source, ref: Any, path: str, platform: Any = None) -> bytes:
@@ -112,7 +171,8 @@ def census(source: Source, registry: str, repositories: list[str] | None = None,
 
 VERBS: dict[str, Callable[..., Any]] = {
     "digest": digest, "manifest": manifest, "config": config, "ls": ls, "catalog": catalog, "blob": blob,
-    "export": export, "cat": cat, "files": files, "trace": trace, "census": census,
+    "export": export, "pull": pull, "validate": validate, "cat": cat, "files": files, "trace": trace,
+    "census": census,
 }
 
 

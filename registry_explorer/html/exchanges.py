@@ -1,7 +1,8 @@
 """HTML for the HTTP trace: one exchange (headers, token claims, curl replay) or a table of them.
 
-Records are redacted when created; the headers and bodies are redacted again here so that a
-hand-made record cannot leak a secret into a saved notebook. Part of `html` (which re-exports
+Records are redacted when created (an `Exchange` redacts each field as it is set); the URL, error,
+headers and bodies are redacted again here, through the same `core/redact.py`, so that a
+hand-made record (any object with these fields) cannot leak a secret into a saved notebook. Part of `html` (which re-exports
 these names).
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ..http.trace import redact_body, redact_headers
+from ..core.redact import redact_body, redact_headers, redact_text, redact_url
 from .page import _code, _esc, _json_pre, _kv, _muted, _size, _table, _wrap
 
 # Trace rows rendered by default; a full ring (1000 exchanges, each with its headers) would
@@ -44,7 +45,7 @@ def _time(value: Any) -> str:
 
 
 def _exchange_body(ex: Any) -> str:
-    parts = [f"<pre>{_esc(ex.method)} {_esc(ex.url)}</pre>"]
+    parts = [f"<pre>{_esc(ex.method)} {_esc(redact_url(ex.url))}</pre>"]
     rl = ex.rate_limit or {}
     parts.append(
         _kv(
@@ -57,7 +58,7 @@ def _exchange_body(ex: Any) -> str:
                 ("auth", _esc(ex.auth_scheme) if ex.auth_scheme else None),
                 ("rate limit", _esc(f"{rl.get('remaining')} of {rl.get('limit')} left "
                                     f"per {rl.get('window_seconds')} s") if rl else None),
-                ("error", f'<span class="rx-err rx-wrap">{_esc(ex.error)}</span>' if ex.error else None),
+                ("error", f'<span class="rx-err rx-wrap">{_esc(redact_text(ex.error))}</span>' if ex.error else None),
             ]
         )
     )
@@ -96,7 +97,7 @@ def trace_html(trace: Any, *, details: bool = True, limit: int | None = TRACE_HT
     for ex in shown:
         cells = [
             _esc(ex.seq), _esc(ex.method), _status(ex), _esc(ex.purpose),
-            f'<span class="rx-wrap">{_esc(ex.url)}</span>',
+            f'<span class="rx-wrap">{_esc(redact_url(ex.url))}</span>',
             _size(ex.bytes) if ex.bytes is not None else "",
             f"{ex.elapsed_ms:.1f}" if isinstance(ex.elapsed_ms, (int, float)) else "",
             _esc(ex.auth_scheme) if ex.auth_scheme else "",

@@ -102,8 +102,8 @@ def commands_html(lines: list[str]) -> str:
 def document_commands(doc: Any) -> str:
     """The commands block of a fetched manifest or index (its config blob too); '' when not fetched."""
     ref = getattr(doc, "reference", None)
-    if repo_name(ref) is None:
-        return ""
+    if repo_name(ref) is None or getattr(ref, "api_host", None) is None:
+        return ""  # not fetched, or read from an OCI layout: there is no registry URL to curl
     lines = [*_replay().lines, *manifest_commands(ref, doc.digest, doc.media_type)]
     try:
         cfg = getattr(doc, "config", None)  # an Index has none

@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from ..core.errors import Denied, ProtocolError, Unauthorized
-from ..core.redact import redact_url
+from ..core.redact import redact_url, remember
 from .challenge import Challenge, parse_challenges
 from .credentials import Credential, CredentialStore
 from .gate import Binding, Gate
@@ -61,6 +61,7 @@ class TokenCache:
         """Remember a token for `expires_in` seconds (60 when not given, as the spec says)."""
         life = json_seconds(expires_in, default=DEFAULT_TOKEN_LIFETIME, maximum=MAX_TOKEN_LIFETIME)
         life = max(life, DEFAULT_TOKEN_LIFETIME)
+        remember(token, token.rsplit(".", 1)[-1] if token.count(".") == 2 else None)  # scrubbed wherever echoed
         with self._lock:
             self._tokens[key] = (token, self._clock() + life - TOKEN_EXPIRY_MARGIN)
 

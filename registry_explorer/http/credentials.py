@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..core.redact import remember
 from ..core.reference import DOCKER_HUB, normalize_registry
 from .challenge import Challenge, parse_challenges  # noqa: F401  (the old registry_explorer.auth path exported it)
 
@@ -35,6 +36,10 @@ class Credential:
     username: str = ""
     password: str = field(default="", repr=False)
     identity_token: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        # Every secret we hold is scrubbed from whatever we show, even where it is echoed back to us.
+        remember(self.password, self.identity_token, self.basic.split(" ", 1)[1] if self.password else None)
 
     def __repr__(self) -> str:
         kind = "identity_token" if self.identity_token else "password"

@@ -27,9 +27,14 @@ def follow(send: Callable[[str, str, dict], Response], method: str, url: str, he
            gate: Gate, binding: Binding) -> Response:
     """Send, then follow `Location` hops; the answer's `.redirected` says whether it left the first URL."""
     current, hdrs = url, dict(headers)
+    previous = None  # the trace record of the hop that sent us here
     for _ in range(MAX_REDIRECTS + 1):
         resp = send(method, current, hdrs)
         resp.redirected = current != url
+        record = getattr(resp, "exchange", None)
+        if record is not None and previous is not None:
+            record.redirected_from = previous.seq  # `rx trace --curl`: curl -L on the first hop replays this one
+        previous = record
         location = resp.headers.get("Location")
         if resp.status not in REDIRECT_STATUSES or location is None:
             return resp

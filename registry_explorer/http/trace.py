@@ -1,14 +1,17 @@
 """A record of every HTTP exchange, for teaching: redacted before it is stored, replayable as curl.
 
-Secrets never enter a record: Authorization and Cookie values, secret-looking query
-parameters (token, password, signatures) and token response bodies are replaced before the
-record is created, so nothing downstream (frames, HTML, curl) can leak them.
+Secrets never enter a record: an `Exchange` redacts each shown field as it is assigned (the URL,
+both header sets, the error, the note, the form, the token body) through `core/redact.py`, so a
+field set after the request (a 307's `Location`, an error) is redacted like one set before it,
+and nothing downstream (frames, HTML, curl, `rx`) can leak them.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import posixpath
+import re
 import shlex
 import threading
 from collections import deque
@@ -20,13 +23,41 @@ from datetime import datetime, timezone
 from typing import Any
 
 # Redaction lives in redact.py (the bottom of the package); these names are re-exported for callers.
-from ..core.redact import REDACTED, SECRET_HEADERS, redact_body, redact_form, redact_headers, redact_url
+from ..core.redact import (
+    REDACTED,
+    SECRET_HEADERS,
+    redact_body,
+    redact_form,
+    redact_headers,
+    redact_text,
+    redact_url,
+)
 from .values import lenient_int
 
 # A notebook session can make tens of thousands of requests (tags, blobs); keep the latest.
 TRACE_LIMIT = 1000
 __all__ = ["REDACTED", "Exchange", "Trace", "decode_jwt", "parse_rate_limit", "redact_body", "redact_headers",
            "redact_url"]
+# A blob's body goes to a file named after its digest; any other last URL component is not a safe name.
+_DIGEST_NAME = re.compile(r"(sha256|sha384|sha512):([a-f0-9]{32,128})")
+# Statuses curl must follow (-L) for its replay to fetch what we fetched.
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else redact_text(value)
+
+
+# How each shown field of an Exchange is redacted when it is assigned (see Exchange.__setattr__).
+_REDACT_ON_SET = {
+    "url": lambda v: v if v is None else redact_url(v),
+    "request_headers": redact_headers,
+    "response_headers": redact_headers,
+    "error": _text_or_none,
+    "note": _text_or_none,
+    "form": redact_form,
+    "response_body": redact_body,
+}
 
 
 def decode_jwt(token: str) -> dict[str, Any] | None:
@@ -93,6 +124,12 @@ class Exchange:
     retry_wait_ms: float | None = None  # how long we waited after this exchange before retrying
     note: str | None = None  # why the client did something else next (e.g. a Range fallback)
     origin: str = "registry"  # "cache": answered from the local cache, not by the registry (method CACHE)
+    redirected_from: int | None = None  # seq of the exchange whose redirect this request followed
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The one redaction path for trace records: every shown field, whenever it is set.
+        redact = _REDACT_ON_SET.get(name)
+        object.__setattr__(self, name, redact(value) if redact is not None else value)
 
     @property
     def auth_scheme(self) -> str | None:
@@ -121,17 +158,20 @@ class Exchange:
         """
         if self.method != "GET" or self.purpose != "blob":
             return None
-        last = self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        name = last.replace(":", "-", 1) if ":" in last else "blob"
+        # Only a digest names the file: the last component of a storage URL is the server's choice.
+        last = posixpath.basename(self.url.split("?", 1)[0].rstrip("/"))
+        m = _DIGEST_NAME.fullmatch(last)
+        name = f"{m.group(1)}-{m.group(2)}" if m else "blob"
         ranged = any(k.lower() == "range" for k in self.request_headers)
         return f"{name}.part" if ranged else name
 
-    def as_curl(self, *, explain: bool = False, assign_token: bool = False) -> str:
+    def as_curl(self, *, explain: bool = False, assign_token: bool = False, out_dir: str | None = None) -> str:
         """A runnable curl command; secrets appear as $TOKEN (Bearer) or $USERNAME:$PASSWORD (Basic).
 
-        Blob bodies go to a file (`-o sha256-<hex>`, see curl_output). `explain=True` starts with a
-        comment naming the variables the command expects (curl_variables). `assign_token=True`, for
-        a token request, makes it `TOKEN=$(curl ... | python3 -c ...)` so the lines after it work.
+        Blob bodies go to a file (`-o sha256-<hex>`, see curl_output), in `out_dir` when given.
+        `explain=True` starts with a comment naming the variables the command expects
+        (curl_variables). `assign_token=True`, for a token request, makes it
+        `TOKEN=$(curl ... | python3 -c ...)` so the lines after it work.
         """
         if self.origin == "cache":
             # Nothing was sent: a cache hit is valid content (re-hashed against its digest), but not
@@ -142,12 +182,13 @@ class Exchange:
             args.append("--head")
         elif self.method != "GET":
             args += ["-X", self.method]
-        if self.purpose == "blob" or self.purpose == "config":
+        if self.purpose in ("blob", "config") or self.status in _REDIRECTS:
             args.append("-L")  # blob GETs redirect to storage; curl drops Authorization on other hosts
         out = self.curl_output()
         if out:
             # The body goes to a file, so stdout is free to say what came back: 200, or the 206 of a Range.
-            args += ["-o", out, "-w", "HTTP %{http_code}, %{size_download} bytes\\n"]
+            args += ["-o", posixpath.join(out_dir, out) if out_dir else out,
+                     "-w", "HTTP %{http_code}, %{size_download} bytes\\n"]
         elif self.status is not None and self.status >= 400 and self.method != "HEAD":
             args.append("-i")  # a refusal is the lesson: its status line and headers (WWW-Authenticate)
         cmd = " ".join(shlex.quote(a) for a in args)
@@ -163,7 +204,7 @@ class Exchange:
         for k, v in (self.form or {}).items():
             value = '"$TOKEN"' if v == REDACTED else shlex.quote(v)
             cmd += f" --data-urlencode {shlex.quote(k + '=')}{value}"
-        cmd = f"{cmd} {shlex.quote(self.url)}"
+        cmd = f"{cmd} {shlex.quote(redact_url(self.url))}"
         if assign_token and self.purpose == "token":
             # The token spec's response: {"token": ...} (and the OAuth2 name access_token).
             pick = "import json,sys; d=json.load(sys.stdin); print(d.get(\"token\") or d[\"access_token\"])"

@@ -8,6 +8,7 @@ and returns our `Response`. Every failure of the libraries underneath becomes a
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -18,10 +19,28 @@ import requests
 import urllib3
 
 from ..core.errors import ConnectionFailed, ProtocolError
-from ..core.redact import redact_url
+from ..core.redact import redact_text, redact_url
 from .response import Response
 
 USER_AGENT = "registry-explorer/0.1"
+
+
+class _RedactingFilter(logging.Filter):
+    """urllib3 logs each request line at DEBUG, pre-signed query strings included: redact the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+# The libraries we drive log what we send (the wire is their only importer); their records go through
+# the same redaction as ours. A logger's filter sees every record made on that logger.
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection", "requests"):
+    if not any(isinstance(f, _RedactingFilter) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_RedactingFilter())
 # What a broken stream raises underneath: urllib3's, http.client's and the socket's errors.
 _STREAM_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
                   requests.exceptions.RequestException)

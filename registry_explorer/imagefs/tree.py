@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ..core.errors import NotAFile, PathNotFound, SymlinkLoop
 from ..core.models import Descriptor
+from ..layers.merge import PathTree
 from ..layers.tar import Entry, normalize_path
 from ..peek.index import IndexEntry, LayerIndex
 
@@ -38,16 +39,22 @@ class LayerView:
 
     def __init__(self, pos: int, desc: Descriptor, index: LayerIndex):
         self.pos, self.desc, self.index = pos, desc, index
-        self.by_path: dict[str, IndexEntry] = {}
         self.whiteouts: set[str] = set()
         self.opaque: set[str] = set()
+        self.replaced: set[str] = set()  # paths this layer wrote as a non-directory (at any point of its tar)
+        own = PathTree()  # the layer's own entries in archive order, by the merge's rules (layers/merge.py)
         for e in index.entries:
             if e.entry.whiteout == "file":
                 self.whiteouts.add(e.entry.path)
             elif e.entry.whiteout == "opaque":
                 self.opaque.add(e.entry.path)
             else:
-                self.by_path[e.entry.path] = e  # a later member for the same path wins, as extraction does
+                if e.entry.type != "dir":
+                    self.replaced.add(e.entry.path)  # what the layers below had under it is gone
+                    if own.kids.get(e.entry.path):
+                        own.remove_children(e.entry.path)  # a later non-directory replaces what was under it
+                own.set(e.entry.path, e)  # a later member for the same path wins, as extraction does
+        self.by_path: dict[str, IndexEntry] = own.nodes
         self.implied: set[str] = set()
         for path in self.by_path:
             parent = posixpath.dirname(path)
@@ -56,11 +63,12 @@ class LayerView:
                 parent = posixpath.dirname(parent)
 
     def entry(self, path: str) -> IndexEntry | None:
-        """This layer's own entry for `path` (an implied directory gets a synthetic one)."""
-        hit = self.by_path.get(path)
-        if hit is None and path in self.implied:
-            hit = IndexEntry(Entry(path=path, type="dir", size=0, mode=0o755, uid=0, gid=0, mtime=0.0))
-        return hit
+        """This layer's own entry for `path` (None for a directory it only implies: see `implies`)."""
+        return self.by_path.get(path)
+
+    def implies(self, path: str) -> bool:
+        """True when this layer writes something under `path` without writing `path` itself."""
+        return path in self.implied and path not in self.by_path
 
     def hides(self, path: str) -> bool:
         """True when this layer hides `path` in the layers below it."""
@@ -71,8 +79,7 @@ class LayerView:
             parent = posixpath.dirname(p) or "."
             if parent in self.opaque:
                 return True
-            above = self.by_path.get(parent)
-            if above is not None and above.entry.type != "dir":
+            if parent in self.replaced:
                 return True  # a file or link written over a directory replaces what was under it
             p = parent
         return False
@@ -105,15 +112,25 @@ class MergedView:
         self.name = name  # how errors name the image
 
     def lookup(self, path: str) -> tuple[IndexEntry, LayerView] | None:
-        """The entry answering for `path` (no symlink followed), or None when no layer has it or one hides it."""
+        """The entry answering for `path` (no symlink followed), or None when no layer has it or one hides it.
+
+        A directory a layer only implies (its tar omitted it) exists, but with the metadata of the
+        nearest layer below that wrote it, if one did: extraction makes it once and keeps it.
+        """
+        implied_by: LayerView | None = None
         for pos in self._order:
             v = self._view(pos)
             hit = v.entry(path)
-            if hit is not None:
+            if hit is not None and (implied_by is None or hit.entry.type == "dir"):
                 return hit, v
-            if v.hides(path):
-                return None
-        return None
+            if hit is not None or v.hides(path):
+                break
+            if implied_by is None and v.implies(path):
+                implied_by = v
+        if implied_by is None:
+            return None
+        synthetic = IndexEntry(Entry(path=path, type="dir", size=0, mode=0o755, uid=0, gid=0, mtime=0.0))
+        return synthetic, implied_by
 
     def resolve(self, path: str, *, follow: bool = True) -> Node:
         """The node `path` names, following symlinks inside the image (the last one too unless `follow` is False)."""

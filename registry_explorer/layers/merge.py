@@ -27,7 +27,7 @@ class Placed(NamedTuple):
 # --- merging ---------------------------------------------------------------------------------
 
 
-class _Tree:
+class PathTree:
     """Paths with payloads plus a parent -> children index, so removing a subtree is cheap."""
 
     def __init__(self):
@@ -35,9 +35,14 @@ class _Tree:
         self.kids: defaultdict[str, set[str]] = defaultdict(set)
 
     def set(self, path: str, payload: Any) -> None:
-        """Set the node at `path` to `payload`, linking it under its parent."""
-        if path != ".":
-            self.kids[_parent(path)].add(path)
+        """Set the node at `path` to `payload`, linking it under its parent (and parents a tar never wrote)."""
+        p = path
+        while p != ".":
+            siblings = self.kids[_parent(p)]
+            if p in siblings:
+                break  # linked already, and so are its ancestors
+            siblings.add(p)
+            p = _parent(p)
         self.nodes[path] = payload
 
     def remove(self, path: str) -> None:
@@ -74,7 +79,7 @@ def merge_layers(layers: Iterable[tuple[int, str, Iterable[Entry]]]) -> list[Pla
     directory, but not the entries of its own layer. Writing a non-directory over a directory
     removes the directory's contents, as extracting does (containerd's applier).
     """
-    tree = _Tree()
+    tree = PathTree()
     for index, digest, entries in layers:
         entries = list(entries)
         for e in entries:  # whiteouts first: they never hide entries of their own layer
@@ -85,8 +90,9 @@ def merge_layers(layers: Iterable[tuple[int, str, Iterable[Entry]]]) -> list[Pla
         for e in entries:
             if e.whiteout:
                 continue
-            old = tree.nodes.get(e.path)
-            if old is not None and old.entry.type == "dir" and e.type != "dir":
+            if e.type != "dir" and tree.kids.get(e.path):
+                # A file or link over a directory - written, or only implied by a tar that omitted it -
+                # removes what was under it, as extraction does (a non-directory has no children).
                 tree.remove_children(e.path)
             tree.set(e.path, Placed(e, index, digest))
     return [tree.nodes[p] for p in sorted(tree.nodes)]
@@ -137,7 +143,7 @@ class _Node(NamedTuple):
 _IMPLICIT = _Node(0, False)  # dive's FileInfo{} for a parent directory the tar never listed
 
 
-def _set_with_parents(tree: _Tree, path: str, node: _Node) -> None:
+def _set_with_parents(tree: PathTree, path: str, node: _Node) -> None:
     """Set `node` at `path`, creating missing parents as dive does (an empty FileInfo)."""
     parts = path.split("/")
     for i in range(1, len(parts)):
@@ -147,9 +153,9 @@ def _set_with_parents(tree: _Tree, path: str, node: _Node) -> None:
     tree.set(path, node)
 
 
-def _dive_tree(entries: Iterable[Entry]) -> _Tree:
+def _dive_tree(entries: Iterable[Entry]) -> PathTree:
     """One layer as dive's FileTree: parents created implicitly, opaque markers dropped."""
-    tree = _Tree()
+    tree = PathTree()
     for e in entries:
         if e.path == "." and e.whiteout is None:
             continue  # dive skips the root entry
@@ -171,7 +177,7 @@ def _target(path: str) -> str:
     return posixpath.join(parent, name[len(WHITEOUT_PREFIX):])
 
 
-def _children_first(tree: _Tree) -> Iterator[str]:
+def _children_first(tree: PathTree) -> Iterator[str]:
     """Paths in dive's VisitDepthChildFirst order: children by name, then the node."""
     out: list[str] = []
     stack: list[tuple[str, bool]] = [(c, False) for c in sorted(tree.kids.get(".", ()), reverse=True)]
@@ -203,7 +209,7 @@ def efficiency(layers: Sequence[Iterable[Entry]]) -> Efficiency:
     not exist below it; here that whiteout just counts 0 bytes.
     """
     usage: dict[str, list] = {}  # path -> [count, total, min, layers]
-    stacked = _Tree()  # dive's StackTreeRange of the layers below the current one
+    stacked = PathTree()  # dive's StackTreeRange of the layers below the current one
     total_bytes = user_bytes = 0
     for index, entries in enumerate(layers):
         entries = list(entries)

@@ -91,6 +91,10 @@ class Client(SourceBase):
 
     def settings(self, *, docker_config=None, credential_provider: str | None = None) -> SourceSettings:
         """How a worker rebuilds this client: its transport flags, never a secret (see sources/rebuild.py)."""
+        if docker_config is not None and not isinstance(docker_config, (str, os.PathLike)):
+            # A config given as a mapping holds the secrets themselves: they would travel in every pickle.
+            raise ValueError("docker_config for workers must be a path each worker reads (or use "
+                             "credential_provider='module:function'), not a mapping of credentials")
         t = self.transport
         return SourceSettings(
             insecure=tuple(sorted(t.insecure)), ca_bundle=t.ca_bundle, timeout=tuple(t.timeout),

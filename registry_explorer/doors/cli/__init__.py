@@ -1,7 +1,8 @@
 """`rx`, the command line: crane's verbs over registry_explorer (console script and `python -m registry_explorer`).
 
 Exit codes: 0 success; 1 an error, shown as one line on stderr (`--debug` adds the traceback);
-2 bad usage (click's). A closed pipe (`rx files REF | head -1`) ends quietly.
+2 bad usage (click's). A closed pipe (`rx files REF | head -1`) ends quietly. The error line, like
+every text `rx` prints, is redacted and has its control characters made visible (`output.error_line`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import traceback
 import click
 
 from ...core.errors import RegistryExplorerError
-from .commands import State, cli
+from ...core.terminal import shown_line
+from . import commands, image_commands  # noqa: F401  (importing them registers their verbs on `cli`)
+from .output import error_line
+from .program import State, cli
 
 __all__ = ["State", "cli", "console", "main"]
 
@@ -26,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return 0
     except click.UsageError as exc:  # also BadParameter: bad usage is 2, as click's own exit
+        exc.message = shown_line(exc.message)  # it may echo what was typed, or a server's name
         exc.show()
         return 2
     except click.exceptions.Exit as exc:
@@ -45,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             traceback.print_exc()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-        click.echo(f"rx: error: {' '.join(message.split())}", err=True)
+        click.echo(error_line(message), err=True)
         return 1
 
 
