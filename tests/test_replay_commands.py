@@ -25,7 +25,7 @@ import pytest
 import registry_explorer as rx
 import registry_explorer.sandbox  # noqa: F401  (rx.sandbox)
 from registry_explorer.widgets import ExplorerState
-from registry_explorer.widgets.replay import replay_for
+from registry_explorer.widgets.runnable import replay_for
 from registry_explorer.widgets.ui import render
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from traitlets import Bool, HasTraits, Unicode
 from .. import frames
 from ..sources.remote import Client
 from .messages import error_message
-from .replay import exchange_script
+from .runnable import exchange_script
 
 READY = "Enter an image reference such as alpine:3.20 and press Resolve."
 

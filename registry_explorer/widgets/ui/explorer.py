@@ -27,7 +27,7 @@ from ...core.extras import require
 w = require("ipywidgets", "widgets", "The Explorer widget")
 
 from ..labels import digest12, kind  # noqa: E402
-from ..replay import replay_for  # noqa: E402
+from ..runnable import replay_for  # noqa: E402
 from ..state import MERGED, ExplorerState  # noqa: E402
 from ..tabs import AUTO_LIST_BYTES, CLICK_AFTER_BLUR_S, TABS  # noqa: E402
 from . import render  # noqa: E402

@@ -79,7 +79,7 @@ def error_html(error: str) -> str:
 def descriptor_card(descriptor, index, subject, replay=None) -> str:
     """The resolved descriptor (with the platform table for an index) and the subject, if any.
 
-    `replay` (widgets/replay.py) is how the card's commands authenticate, as the Explorer's client did.
+    `replay` (widgets/runnable.py) is how the card's commands authenticate, as the Explorer's client did.
     """
     if descriptor is None:
         return ""

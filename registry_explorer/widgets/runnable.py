@@ -51,9 +51,9 @@ def _expects(names: tuple[str, ...], host: str) -> str:
 
 def replay_for(client, ref) -> Replay:
     """How the card of `ref` authenticates its commands: anonymous, Basic, or a bearer token (with its request)."""
-    trace = getattr(client, "trace", None)
-    if ref is None or trace is None:
+    if ref is None:
         return Replay()
+    trace = client.trace  # both sources have one (a layout's holds only its cache hits)
     host = getattr(ref, "api_host", "") or getattr(ref, "registry", "")
     used = [ex for ex in trace if urlsplit(ex.url).netloc == host and _repository_of(ex.url) == ref.repository
             and ex.status is not None and ex.status < 400]
