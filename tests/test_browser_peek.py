@@ -111,11 +111,13 @@ def test_files_tab_previews_big_layer_file_without_full_download(lab, lab_page, 
                         if r["path"].endswith(layer.digest)]
 
         page.locator(".rx-files-filter input").fill("last.txt")
-        page.wait_for_function("() => [...document.querySelectorAll('.rx-files select option')]"
-                               ".some(o => o.value === 'data/last.txt')", timeout=30_000)
+        # A filtered row's label ends with the full path (an option's value is its label in ipywidgets).
+        label = page.wait_for_function("() => [...document.querySelectorAll('.rx-files select option')]"
+                                       ".map(o => o.value).find(v => v.endsWith(' /data/last.txt'))",
+                                       timeout=30_000).json_value()
         before_bytes, before_n = proxy.body_bytes, len(proxy.requests)
         t1 = time.monotonic()
-        page.locator(".rx-files select").select_option(value="data/last.txt")
+        page.locator(".rx-files select").select_option(value=label)
         _wait_text(page, ".rx-file-info", LAST_TEXT, timeout=120)
         timings["preview_s"] = round(time.monotonic() - t1, 3)
         _settle(page)
