@@ -95,7 +95,7 @@ def test_files_tab_previews_big_layer_file_without_full_download(lab, lab_page, 
         _wait_text(page, ".rx-layers-table", layer.digest.split(":")[1][:12])
         _settle(page)
 
-        page.locator(".rx-tabs .lm-TabBar-tab", has_text="Files").click()
+        page.locator(".rx-tab-buttons button", has_text="Files").click()
         _settle(page)
         # A big image is not listed unasked; the tab says what to click (issue 26), not an empty box.
         assert "Click List files" in page.locator(".rx-files-hint").inner_text()

@@ -56,7 +56,7 @@ def _submit(page, reference: str) -> None:
 
 
 def _tab(page, name: str) -> None:
-    page.locator(".rx-tabs .lm-TabBar-tab", has_text=name).first.click()
+    page.locator(".rx-tab-buttons button", has_text=name).first.click()
     _settle(page)
 
 
@@ -286,12 +286,12 @@ def test_supply_note_counts_in_english_and_signatures_say_verified(lab, lab_page
 
 _GEOMETRY = """() => {
   const out = {tabs: [], panes: [], buttons: []};
-  for (const t of document.querySelectorAll('.rx-tabs .lm-TabBar-tab .lm-TabBar-tabLabel'))
+  for (const t of document.querySelectorAll('.rx-tab-buttons button'))
     out.tabs.push({text: t.textContent, clipped: t.scrollWidth > t.clientWidth + 1});
   for (const b of document.querySelectorAll('.rx-explorer button'))
     if (b.offsetParent) out.buttons.push({text: b.textContent, clipped: b.scrollWidth > b.clientWidth + 1});
   // The pane's scroll container: a horizontal scrollbar shows when it is wider than its box and scrolls.
-  for (const c of document.querySelectorAll('.rx-tabs > .widget-tab-contents')) {
+  for (const c of document.querySelectorAll('.rx-explorer .rx-tabs')) {
     const box = [...c.children].find(p => p.offsetParent);
     const scrolls = ['auto', 'scroll'].includes(getComputedStyle(c).overflowX);
     // A wide table scrolls inside its own .rx-scroll box, on purpose; a pane of fields must not.
@@ -368,9 +368,9 @@ def test_files_tab_tree_colours_what_each_layer_did(lab, lab_page, open_registry
 
 
 def test_explorer_at_the_end_of_notebook_02_switches_tabs(lab, lab_page):
-    """The reviewer's Explorer (`rx.Explorer(client, REFERENCE)` after notebook 02) kept the HTTP tab whatever
-    was clicked, even after a reload. Not reproduced here (see the report): this pins the scenario, with
-    the HTTP tab opened first, the notebook scrolled away and back, and the page reloaded."""
+    """Before: after the saved notebook was reloaded, the Explorer at the end of notebook 02 (drawn lazily by
+    Lab's windowing) ignored every tab click and kept the tab it was saved with (its Lumino tab bar was
+    never attached, so it had no click listeners). Tabs are buttons now."""
     nb = json.loads((ROOT / "notebooks" / "02-anatomy-of-a-pull.ipynb").read_text())
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
@@ -382,29 +382,39 @@ def test_explorer_at_the_end_of_notebook_02_switches_tabs(lab, lab_page):
     lab_page.open_notebook("r2-nb02.ipynb")
     lab_page.run_all()
     page = lab_page.page
-    page.wait_for_selector(".rx-explorer .rx-tabs", state="visible", timeout=180_000)
+    page.wait_for_selector(".rx-explorer .rx-tab-buttons", state="visible", timeout=180_000)
     _wait_idle_after_run_all(lab_page)
 
     def switch_all() -> None:
         for name in ("HTTP", "Layers", "Config", "Files", "HTTP", "Tags", "Referrers", "History"):
-            page.locator(".rx-tabs").scroll_into_view_if_needed()
-            page.locator(".rx-tabs .lm-TabBar-tab", has_text=name).first.click()
+            page.locator(".rx-tab-buttons").scroll_into_view_if_needed()
+            page.locator(".rx-tab-buttons button", has_text=name).first.click()
             page.wait_for_function(
-                "(n) => document.querySelector('.rx-tabs .lm-TabBar-tab.lm-mod-current').textContent.trim() === n",
+                "(n) => document.querySelector('.rx-tab-buttons button.mod-active').textContent.trim() === n",
                 arg=name, timeout=10_000)
             _settle(page)
 
     switch_all()
-    page.locator(".rx-tabs .lm-TabBar-tab", has_text="HTTP").first.click()
+    page.locator(".rx-tab-buttons button", has_text="HTTP").first.click()
     _settle(page)
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Home")
     time.sleep(1)
     page.keyboard.press("Control+End")
     switch_all()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")  # the reviewer's notebook was saved: a reload shows the saved output's view
+    time.sleep(2)
     page.reload()
-    page.wait_for_selector(".rx-explorer .rx-tabs", state="visible", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     lab_page.wait_kernel_idle()
+    deadline = time.monotonic() + 120
+    while not page.locator(".rx-explorer .rx-tab-buttons").count():  # cells far down are drawn when scrolled to
+        page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
+        page.keyboard.press("Control+End")
+        time.sleep(1)
+        assert time.monotonic() < deadline, "the Explorer did not come back after the reload"
+    page.locator(".rx-explorer .rx-tab-buttons").wait_for(state="visible", timeout=60_000)
     switch_all()
     # The kernel saw every click: the state's tab is the last one clicked.
-    assert page.locator(".rx-tabs .lm-TabBar-tab.lm-mod-current").inner_text().strip() == "History"
+    assert page.locator(".rx-tab-buttons button.mod-active").inner_text().strip() == "History"

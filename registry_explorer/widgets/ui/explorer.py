@@ -175,15 +175,24 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, SyncMixin, w.VBox):
         self.platform_dropdown = hook(w.Dropdown(options=[], description="Platform",
                                                  layout=w.Layout(width=WIDE)), "rx-platform")
         panes = {**self._build_layers(), **self._build_files(), **self._build_lists(), **self._build_supply()}
-        self.tabs = hook(w.Tab(children=[panes[t] for t in TABS]), "rx-tabs")
+        # Tabs as ToggleButtons over a Stack, not an ipywidgets Tab: a Tab's Lumino tab bar listens for
+        # clicks only once Lumino has attached it, and JupyterLab draws the cells of a long notebook
+        # lazily (windowing), so an Explorer at the end of notebook 02, restored after a reload, had a
+        # tab bar that ignored every click and kept the tab it was saved with (issue 26, defect 6).
+        # Buttons take their clicks through the DOM, attached or not.
+        self.tab_buttons = hook(w.ToggleButtons(options=list(TABS), value=TABS[0], style={"button_width": "auto"}),
+                                "rx-tab-buttons")
+        self.tabs = hook(w.Stack(children=[panes[t] for t in TABS], selected_index=0), "rx-tabs")
         self.tabs.titles = TABS
+        link((self.tab_buttons, "index"), (self.tabs, "selected_index"))
 
     def _layout(self) -> list[w.Widget]:
         top = w.HBox([self.back_button, self.forward_button, self.reference_text, self.resolve_button])
         # The error box sits right above the tabs: next to the tab's buttons that failed, and for a
         # failed resolve (no card, no platforms) right under the reference field.
         return [self.css_html, top, self.status_html, self.shown_html, self.nav_box,
-                self.document_html, self.descriptor_box, self.platform_dropdown, self.error_html, self.tabs]
+                self.document_html, self.descriptor_box, self.platform_dropdown, self.error_html, self.tab_buttons,
+                self.tabs]
 
     # -- wiring ------------------------------------------------------------------------------------
 
