@@ -113,7 +113,7 @@ def test_resolve_during_a_fetch_is_blocked_and_said(lab, lab_page, open_registry
         _wait_text(page, ".rx-explorer .rx-status", "Fetching 1 blob")
         # Mid-fetch: resolve another image.
         _submit(page, f"{proxy.host}/test/multi:v1")
-        _wait_text(page, ".rx-explorer .rx-error", "A fetch of")
+        _wait_text(page, ".rx-explorer .rx-error", "a fetch from")
         assert "Cancel" in page.locator(".rx-explorer .rx-error").inner_text()
         layers = page.locator(".rx-layers-table").inner_text()
         assert big.digest.split(":")[1][:12] in layers, "the old image stays on screen while its fetch runs"
