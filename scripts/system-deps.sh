@@ -7,6 +7,7 @@ command -v docker-registry >/dev/null || command -v registry >/dev/null || need+
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v curl >/dev/null || need+=(curl)
+command -v zstd >/dev/null || need+=(zstd)  # benchmarks case 7: curl | zstd -dc | tar, the zstd:chunked comparator
 command -v openssl >/dev/null || need+=(openssl)
 command -v setpriv >/dev/null || need+=(util-linux)
 # Real image producers for tests/helpers/producer_fixtures.py (issue 23): buildah, podman and skopeo

@@ -36,6 +36,8 @@ def stacks(draw):
     non_dirs_below: set[str] = set()
     for _ in range(draw(st.integers(1, 4))):
         entries: list[Entry] = []
+        if draw(st.integers(0, 5)) == 0:  # a tar naming the root ("/", "./"), even as a file: still the root
+            entries.append(_entry(".", draw(st.sampled_from(["dir", "file"]))))
         for path in draw(st.lists(st.sampled_from(PATHS), max_size=6, unique=True)):
             action = draw(st.sampled_from(["file", "dir", "symlink", "whiteout", "opaque"]))
             parents = [posixpath.dirname(path)] if "/" in path else []

@@ -245,12 +245,22 @@ class Meter:
 
     @property
     def requests(self) -> int:
-        """HTTP requests sent (cache hits are not requests)."""
-        return sum(1 for ex in self.exchanges if ex.origin != "cache")
+        """HTTP requests the server answered: what a proxy or the registry's access log counts.
+
+        Cache hits are not requests; neither is an attempt that got no HTTP answer (the https
+        probe of an http-only registry fails in its TLS handshake), though the trace shows it.
+        """
+        return sum(1 for ex in self.exchanges if ex.origin != "cache" and ex.status is not None)
 
     @property
     def bytes_moved(self) -> int:
-        """Response body bytes received, plus bytes read from local blob files."""
+        """Response body bytes received, plus bytes read from local blob files (headers are not counted:
+        a proxy's or a registry's log reports body bytes, so body bytes are what can be compared).
+
+        A body the client leaves unread (a 200 answering a Range request, replaced by one verified
+        stream) counts as its declared Content-Length, the most the server may have sent; a proxy
+        counts what it wrote before the connection closed, which for a large blob is less.
+        """
         return sum(ex.bytes or 0 for ex in self.exchanges if ex.origin != "cache") + self.local_bytes
 
 

@@ -13,6 +13,7 @@ ranged reads of pandas/Dask cost one Range request, not one each.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import tempfile
 import threading
@@ -53,6 +54,7 @@ class ImageFS:
         self._manifest = None
         self._views: dict[int, LayerView] = {}
         self._keep: Path | None = None  # during one read: where a full pass leaves its verified copy
+        self._reading: contextlib.ExitStack | None = None  # during one read: what cleans that copy up
         self._placed: dict[str, Placed] | None = None
         self._kids: dict[str, list[str]] = {}
         self._files: OrderedDict[str, PeekFile] = OrderedDict()
@@ -96,9 +98,18 @@ class ImageFS:
             hit = self._views.get(pos)
             if hit is None:
                 desc = self.manifest.layers[pos]
-                idx = layer_index(self.source, self.pinned, desc, span=self.span, keep=self._keep)
+                idx = layer_index(self.source, self.pinned, desc, span=self.span, keep=self._keep_dir(desc))
                 hit = self._views[pos] = LayerView(pos, desc, idx)
             return hit
+
+    def _keep_dir(self, desc: Descriptor) -> Path | None:
+        """Where a full pass over `desc` made by this read keeps its copy: a temp dir, made only if a pass will be."""
+        known = self.source.indexes.find(desc) if self._reading is not None else None
+        if self._reading is None or (known is not None and (known.span == self.span or known.kind != "gzip-checkpoints")):
+            return self._keep
+        if self._keep is None:
+            self._keep = Path(self._reading.enter_context(tempfile.TemporaryDirectory(prefix="rx-read-")))
+        return self._keep
 
     def merged(self) -> MergedView:
         """The resolver over this image's layers."""
@@ -116,13 +127,13 @@ class ImageFS:
             if hit is not None:
                 self._files.move_to_end(key)
                 return hit.reopen()
-            with metered() as cost, tempfile.TemporaryDirectory(prefix="rx-read-") as tmp:
-                self._keep = Path(tmp)
+            with metered() as cost, contextlib.ExitStack() as stack:
+                self._reading = stack  # a full pass made for this read leaves its verified copy in a temp dir
                 try:
                     node = self.merged().content_node(path)
                     f = self._read(node, cost)
                 finally:
-                    self._keep = None
+                    self._reading = self._keep = None
             if f.size <= SMALL_FILE_BYTES:
                 self._files[key] = f.reopen()  # later opens of it move nothing (and say so)
                 while len(self._files) > self._cache_entries:

@@ -20,8 +20,10 @@ from pathlib import Path
 from ..core.errors import InvalidManifest, RangeRefused
 from ..core.models import Descriptor
 from ..layers.compress import IN_CHUNK, decompressed
+from ..layers.tar import iter_members, normalize_path
 from ..peek.index import IndexEntry, LayerIndex
 from ..peek.ranged import check_digest, read_entry_ranged
+from ..peek.stored import StoredIndexDamaged
 from ..peek.trust import EXPLAIN, LAYER_DIGEST
 
 __all__ = ["MAX_PEEK_BYTES", "PeekFile", "read_entry"]
@@ -86,12 +88,15 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
         return data, LAYER_DIGEST
     if index.kind != "stream-only":
         try:
-            data, chain, _ = read_entry_ranged(index, entry, lambda a, b: source.read_range(ref, desc, a, b))
+            data, chain, _ = read_entry_ranged(index, entry, lambda a, b: source.read_range(ref, desc, a, b),
+                                               source.origin)
         except RangeRefused:
             pass  # noted in the trace; the verified stream below still gives the right bytes
+        except StoredIndexDamaged:
+            source.indexes.forget(desc)  # the next look builds it again; this read streams the layer
         else:
             if entry.digest:  # the file's own digest, from the verified pass or the TOC: checked too
-                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}")
+                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}", source.origin)
             return data, chain
     return _stream_entry(source, ref, desc, entry, local), LAYER_DIGEST
 
@@ -99,9 +104,10 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
 def _stream_entry(source, ref, desc: Descriptor, e: IndexEntry, local: Path | None) -> bytes:
     """One file's bytes from one verified stream of the layer, returned only after the layer's digest checked."""
     what = f"{e.entry.path} in layer {desc.digest}"
-    if e.offset < 0:
-        raise InvalidManifest(f"{what}: the index does not say where the file starts")
-    if local is not None and local.is_file():  # this read's own verified copy
+    if e.offset < 0:  # a TOC index knows where the file's chunks are, not where it lies in the tar
+        with source.open_blob(ref, desc) as blob:
+            data = _member(blob, desc, e.entry.path)
+    elif local is not None and local.is_file():  # this read's own verified copy
         with open(local, "rb") as f:
             data = _cut(decompressed(f, desc.media_type, f"layer {desc.digest}"), e.offset, e.entry.size)
     else:
@@ -112,7 +118,16 @@ def _stream_entry(source, ref, desc: Descriptor, e: IndexEntry, local: Path | No
     if len(data) != e.entry.size:
         raise InvalidManifest(f"{what}: the layer ends before the file does")
     if e.digest:
-        check_digest(data, e.digest, what)
+        check_digest(data, e.digest, what, source.origin)
+    return data
+
+
+def _member(blob, desc: Descriptor, path: str) -> bytes:
+    """The content of the last regular member named `path`, after the whole blob was read (and its digest checked)."""
+    data = b""
+    for tar, info in iter_members(blob, desc.media_type, what=f"layer {desc.digest}"):
+        if info.isreg() and normalize_path(info.name) == path:
+            data = tar.extractfile(info).read()  # a later member for the same path wins, as extraction does
     return data
 
 

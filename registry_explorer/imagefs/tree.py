@@ -19,7 +19,7 @@ the content of its target in the same layer (tar links name an earlier member of
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..core.errors import NotAFile, PathNotFound, SymlinkLoop
@@ -34,41 +34,88 @@ __all__ = ["MAX_SYMLINK_HOPS", "LayerView", "MergedView", "Node"]
 MAX_SYMLINK_HOPS = 40
 
 
+class _ByPath(Mapping):
+    """A layer's own entries by path (whiteouts excluded; a later member wins), looked up in its index."""
+
+    def __init__(self, index: LayerIndex):
+        self._index = index
+
+    def __getitem__(self, path: str) -> IndexEntry:
+        hit = self._index.find(path)
+        if hit is None:
+            raise KeyError(path)
+        return hit
+
+    def __iter__(self):
+        return iter({p: None for p, e in zip(self._index.paths(), self._index.marks()) if not e})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _replay(index: LayerIndex) -> tuple[dict[str, IndexEntry], set[str]]:
+    """(path -> entry, paths written as non-directories) of a layer, replayed in archive order (layers/merge.py)."""
+    own, replaced = PathTree(), set()
+    for e in index.entries:
+        if e.entry.whiteout is not None:
+            continue
+        if e.entry.type != "dir" and e.entry.path != ".":  # the root is a directory whatever a tar says
+            replaced.add(e.entry.path)  # what the layers below had under it is gone
+            if own.kids.get(e.entry.path):
+                own.remove_children(e.entry.path)  # a later non-directory replaces what was under it
+        own.set(e.entry.path, e)  # a later member for the same path wins, as extraction does
+    return own.nodes, replaced
+
+
 class LayerView:
-    """One layer's index as lookups: path -> entry, whiteouts, opaque directories, implied directories."""
+    """One layer's index as lookups: path -> entry, whiteouts, opaque directories, implied directories.
+
+    Lookups go to the index itself (no copy of its entries): a warm read of one file in a layer of
+    6,000 makes one entry, not 6,000; the implied directories are worked out only when a path is
+    not in the layer itself.
+    """
 
     def __init__(self, pos: int, desc: Descriptor, index: LayerIndex):
         self.pos, self.desc, self.index = pos, desc, index
-        self.whiteouts: set[str] = set()
-        self.opaque: set[str] = set()
-        self.replaced: set[str] = set()  # paths this layer wrote as a non-directory (at any point of its tar)
-        own = PathTree()  # the layer's own entries in archive order, by the merge's rules (layers/merge.py)
-        for e in index.entries:
-            if e.entry.whiteout == "file":
-                self.whiteouts.add(e.entry.path)
-            elif e.entry.whiteout == "opaque":
-                self.opaque.add(e.entry.path)
-            else:
-                if e.entry.type != "dir":
-                    self.replaced.add(e.entry.path)  # what the layers below had under it is gone
-                    if own.kids.get(e.entry.path):
-                        own.remove_children(e.entry.path)  # a later non-directory replaces what was under it
-                own.set(e.entry.path, e)  # a later member for the same path wins, as extraction does
-        self.by_path: dict[str, IndexEntry] = own.nodes
-        self.implied: set[str] = set()
-        for path in self.by_path:
-            parent = posixpath.dirname(path)
-            while parent and parent not in self.implied:
-                self.implied.add(parent)
-                parent = posixpath.dirname(parent)
+        self.whiteouts = index.marked("file")
+        self.opaque = index.marked("opaque")
+        # A tar that writes one path twice is replayed in archive order by the merge's own rules (rare:
+        # real tools write each path once); otherwise every lookup goes straight to the index.
+        self._replayed = _replay(index) if index.repeats_a_path() else None
+        self.by_path: Mapping[str, IndexEntry] = self._replayed[0] if self._replayed else _ByPath(index)
+
+    @property
+    def implied(self) -> set[str]:
+        """Directories that only exist because a path under them does (a tar may omit them)."""
+        return self.index.implied()
 
     def entry(self, path: str) -> IndexEntry | None:
         """This layer's own entry for `path` (None for a directory it only implies: see `implies`)."""
-        return self.by_path.get(path)
+        if self._replayed:
+            return self._replayed[0].get(path)
+        i = self.index.position(path)
+        if i is None:
+            return None
+        parent = posixpath.dirname(path)
+        while parent:  # an ancestor the layer wrote LATER as a non-directory removed it (extraction order)
+            j = self.index.position(parent)
+            if j is not None and j > i and self.index.row(j).entry.type != "dir":
+                return None
+            parent = posixpath.dirname(parent)
+        return self.index.row(i)
 
     def implies(self, path: str) -> bool:
         """True when this layer writes something under `path` without writing `path` itself."""
-        return path in self.implied and path not in self.by_path
+        return path in self.implied and self.entry(path) is None
+
+    def _replaced(self, path: str) -> bool:
+        """True when this layer wrote `path` as a non-directory (at any point of its tar); never the root."""
+        if path == ".":
+            return False
+        if self._replayed:
+            return path in self._replayed[1]
+        hit = self.index.find(path)
+        return hit is not None and hit.entry.type != "dir"
 
     def hides(self, path: str) -> bool:
         """True when this layer hides `path` in the layers below it."""
@@ -79,7 +126,7 @@ class LayerView:
             parent = posixpath.dirname(p) or "."
             if parent in self.opaque:
                 return True
-            if parent in self.replaced:
+            if self._replaced(parent):
                 return True  # a file or link written over a directory replaces what was under it
             p = parent
         return False

@@ -103,17 +103,104 @@ class _GzipReader:
         return b""
 
 
+class ZstdFrameWalk:
+    """Follows the frame structure of a zstd stream as its bytes pass (RFC 8878 section 3), without decoding.
+
+    python-zstandard's stream_reader ends quietly at a truncated frame, and a tar stream no longer
+    needs its end-of-archive marker (layers.tar), so the frames themselves must say where the
+    stream may end: `at_boundary` is True only between frames. Skippable frames (zstd:chunked's
+    TOC and footer) are walked over like the others.
+    """
+
+    def __init__(self):
+        self._state, self._need, self._buf = "magic", 4, b""
+        self._checksum = 0
+
+    @property
+    def at_boundary(self) -> bool:
+        """True when the bytes seen so far end between two frames."""
+        return self._state == "magic" and not self._buf
+
+    def feed(self, data) -> None:
+        """Walk over `data`, the next bytes of the stream."""
+        view, i = memoryview(data), 0
+        while i < len(view):
+            if self._state == "skip":
+                take = min(self._need, len(view) - i)
+                i += take
+                self._need -= take
+                if not self._need:
+                    self._state, self._need = self._after_skip, self._after_need
+                continue
+            take = min(self._need - len(self._buf), len(view) - i)
+            self._buf += bytes(view[i:i + take])
+            i += take
+            if len(self._buf) == self._need:
+                head, self._buf = self._buf, b""
+                self._step(head)
+
+    def _skip(self, n: int, then: str, need: int) -> None:
+        self._state, self._need, self._after_skip, self._after_need = ("skip", n, then, need) if n else (then, need, "", 0)
+
+    def _step(self, head: bytes) -> None:
+        if self._state == "magic":
+            magic = int.from_bytes(head, "little")
+            if magic == 0xFD2FB528:
+                self._state, self._need = "descriptor", 1
+            elif magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame: 4-byte size, then that many bytes
+                self._state, self._need = "skippable", 4
+            else:
+                raise ValueError("not a zstd frame")
+        elif self._state == "skippable":
+            self._skip(int.from_bytes(head, "little"), "magic", 4)
+        elif self._state == "descriptor":
+            fhd = head[0]
+            single = fhd >> 5 & 1
+            fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+            rest = (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + fcs
+            self._checksum = 4 if fhd & 4 else 0
+            self._skip(rest, "block", 3)
+        elif self._state == "block":
+            bh = int.from_bytes(head, "little")
+            last, kind, size = bh & 1, bh >> 1 & 3, bh >> 3
+            body = 1 if kind == 1 else size
+            after = ("checksum", self._checksum) if last and self._checksum else ("magic", 4) if last else ("block", 3)
+            self._skip(body, *after)
+        elif self._state == "checksum":
+            self._state, self._need = "magic", 4
+
+
+class _Walked:
+    """`raw`, with every byte read also fed to a ZstdFrameWalk."""
+
+    def __init__(self, raw, walk: ZstdFrameWalk):
+        self._raw, self._walk = raw, walk
+
+    def read(self, n: int = -1) -> bytes:
+        """Read from the stream, walking its frames."""
+        data = self._raw.read(n)
+        try:
+            self._walk.feed(data)
+        except ValueError:
+            pass  # libzstd reports the damage itself, with its own words
+        return data
+
+
 def _zstd_reader(raw, what: str):
     dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    reader = dctx.stream_reader(raw, read_size=IN_CHUNK, read_across_frames=True, closefd=False)
+    walk = ZstdFrameWalk()
+    reader = dctx.stream_reader(_Walked(raw, walk), read_size=IN_CHUNK, read_across_frames=True, closefd=False)
 
     class _Zstd:
         def read(self, n: int) -> bytes:
-            """Read up to `n` decompressed bytes, reporting a corrupt stream as our error."""
+            """Read up to `n` decompressed bytes, reporting a corrupt or truncated stream as our error."""
             try:
-                return reader.read(n)
+                data = reader.read(n)
             except zstandard.ZstdError as exc:
                 raise _invalid(what, f"the zstd stream is corrupt ({exc})") from None
+            if not data and n and not walk.at_boundary:
+                raise _invalid(what, "the zstd stream is truncated (it ends inside a frame)")
+            return data
 
     return _Zstd()
 

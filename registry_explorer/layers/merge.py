@@ -90,7 +90,7 @@ def merge_layers(layers: Iterable[tuple[int, str, Iterable[Entry]]]) -> list[Pla
         for e in entries:
             if e.whiteout:
                 continue
-            if e.type != "dir" and tree.kids.get(e.path):
+            if e.type != "dir" and e.path != "." and tree.kids.get(e.path):
                 # A file or link over a directory - written, or only implied by a tar that omitted it -
                 # removes what was under it, as extraction does (a non-directory has no children).
                 tree.remove_children(e.path)

@@ -89,23 +89,23 @@ def _parent(path: str) -> str:
 
 def entry_from_tarinfo(info: tarfile.TarInfo) -> Entry:
     """The Entry for a tarfile member, with whiteout markers decoded."""
-    path = normalize_path(info.name)
-    base = posixpath.basename(path)
+    kind = "file" if info.isreg() else _TYPES.get(info.type, "other")  # isreg: regular, contiguous, GNU sparse
+    return entry_from_fields(info.name, kind, int(info.size), int(info.mode), info.uid, info.gid, info.mtime,
+                             info.linkname)
+
+
+def entry_from_fields(name: str, kind: str, size: int, mode: int, uid, gid, mtime: float, linkname: str) -> Entry:
+    """The Entry for a member described field by field (a TOC entry), with whiteout markers decoded."""
+    path = normalize_path(name)
+    base = path.rpartition("/")[2]
     whiteout = None
     if base == OPAQUE_WHITEOUT:
         whiteout, path = "opaque", _parent(path)
     elif base.startswith(WHITEOUT_PREFIX) and not base.startswith(RESERVED_PREFIX):
         whiteout = "file"
         path = normalize_path(posixpath.join(posixpath.dirname(path), base[len(WHITEOUT_PREFIX):]))
-    if info.isreg():  # regular, contiguous and GNU sparse files
-        kind = "file"
-    else:
-        kind = _TYPES.get(info.type, "other")
-    linkname = normalize_path(info.linkname) if kind == "hardlink" else info.linkname
-    return Entry(
-        path=path, type=kind, size=int(info.size), mode=int(info.mode) & 0o7777, uid=_id(info.uid),
-        gid=_id(info.gid), mtime=info.mtime, linkname=linkname, whiteout=whiteout,
-    )
+    return Entry(path=path, type=kind, size=size, mode=mode & 0o7777, uid=_id(uid), gid=_id(gid), mtime=mtime,
+                 linkname=normalize_path(linkname) if kind == "hardlink" else linkname, whiteout=whiteout)
 
 
 # --- streaming -------------------------------------------------------------------------------
@@ -122,6 +122,7 @@ class _Guard:
     total: int = 0  # decompressed bytes read so far
     depth: int = 0  # nesting of extended headers being parsed (0: between entries)
     header_start: int = 0  # `total` when the current entry's headers began
+    data_end: int = 0  # where the last member's data ends (its padding and the marker may be missing)
 
 
 class _Counted:
@@ -138,11 +139,29 @@ class _Counted:
             raise TooLarge(f"{g.what}: tar headers of one entry", g.max_header, g.total - g.header_start,
                            hint=" (a hostile or corrupt layer)")
         data = self._src.read(n)
+        if not data and n:
+            data = _missing_padding(g, n)
         g.total += len(data)
         if g.total > g.max_bytes:
             raise TooLarge(f"{g.what} decompressed", g.max_bytes, g.total,
                            hint="; pass max_bytes= to list larger layers")
         return data
+
+
+def _block_end(offset: int) -> int:
+    return -(-offset // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+def _missing_padding(g: _Guard, n: int) -> bytes:
+    """Zeros standing in for the last member's padding when the stream ends right after its data.
+
+    umoci 0.4.7's `insert` never closes its tar writer (umoci #436): the layer ends after the last
+    file's bytes, without its padding or the end-of-archive marker. No content is missing, so the
+    stream reads as if the padding were there; a stream that ends inside a member's data (or a
+    header) gets no zeros and stays truncated.
+    """
+    end = _block_end(g.data_end)
+    return b"\0" * min(n, end - g.total) if g.data_end <= g.total < end else b""
 
 
 class _GuardedTarInfo(tarfile.TarInfo):
@@ -151,6 +170,13 @@ class _GuardedTarInfo(tarfile.TarInfo):
     tarfile ends the listing silently at an invalid or truncated header after the first one
     (TarFile.next); a truncated layer must be an error, so those cases raise here. Overrides
     `fromtarfile`, whose body is the same four lines in CPython 3.10 to 3.13.
+
+    The end of the archive, as GNU tar reads it: a stream may stop after its last member's data
+    without the two zero blocks of the end-of-archive marker (`ctr-remote --zstdchunked`, `umoci
+    insert`): every member is complete, so the listing ends there. A stream cut inside a header or
+    inside a member's data is truncated and refused. (GNU tar 1.34 differs at two edges: it exits 0
+    when the cut falls inside a header block, silently losing that member, and 2 when only the last
+    member's padding is missing, though no byte of content is; we refuse the first, accept the second.)
     """
 
     guard: _Guard  # set on a per-stream subclass, because tarfile builds instances itself
@@ -168,7 +194,10 @@ class _GuardedTarInfo(tarfile.TarInfo):
             buf = tar.fileobj.read(tarfile.BLOCKSIZE)
             if len(buf) < tarfile.BLOCKSIZE:
                 if not buf and g.depth == 1:
-                    raise _invalid(g.what, "the tar stream ends without an end-of-archive marker (truncated)")
+                    if tar.offset == 0:
+                        raise _invalid(g.what, "the tar stream is empty")
+                    # The last member was complete: the end, without an end-of-archive marker.
+                    raise tarfile.EOFHeaderError("end of the stream after a complete member")
                 raise _invalid(g.what, f"the tar stream is truncated inside a header at offset {tar.offset}")
             try:
                 obj = cls.frombuf(buf, tar.encoding, tar.errors)
@@ -191,6 +220,10 @@ class _GuardedTarInfo(tarfile.TarInfo):
                 for label, value in (("path", obj.name), ("link target", obj.linkname)):
                     if len(value.encode("utf-8", "surrogateescape")) > g.max_path:
                         raise _invalid(g.what, f"a {label} is longer than {g.max_path} bytes: {value[:80]!r}...")
+                # tarfile skips the data of regular and unknown types (TarInfo._proc_builtin); sparse
+                # members get no allowance for missing padding (their stored size is not `.size`).
+                stored = obj.size if obj.isreg() or obj.type not in tarfile.SUPPORTED_TYPES else 0
+                g.data_end = tar.offset if obj.issparse() else obj.offset_data + stored
             return obj
         finally:
             g.depth -= 1

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import io
 import os
+import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -176,8 +177,11 @@ def _walk(stream, media_type: str, what: str, **limits) -> list[IndexEntry]:
         if info.isreg() and info.size:
             h = hashlib.sha256()
             src = tar.extractfile(info)
-            while chunk := src.read(IN_CHUNK):
-                h.update(chunk)
+            try:
+                while chunk := src.read(IN_CHUNK):
+                    h.update(chunk)
+            except tarfile.ReadError as exc:  # the stream ends inside this member's data
+                raise _invalid(what, f"the tar stream is truncated inside {info.name[:200]!r} ({exc})") from None
             digest = "sha256:" + h.hexdigest()
         elif info.isreg():
             digest = _EMPTY_SHA256

@@ -18,13 +18,16 @@ from ..core.errors import InvalidManifest
 from ..core.models import Descriptor
 from .estargz import index_from_toc
 from .index import TOC_KINDS, LayerIndex
-from .trust import ESTARGZ_TOC, VERIFIED_INDEX, Chain, chains_for
+from .stored import decode, encode
+from .trust import ESTARGZ_TOC, VERIFIED_INDEX, ZSTD_CHUNKED_TOC, Chain, chains_for
+from .zstdchunked import index_from_zstd_toc
 
 __all__ = ["MEMORY_INDEXES", "LayerIndexes"]
 
 # Layer indexes kept in memory per source (least recently used dropped): a few MB each for big layers.
 MEMORY_INDEXES = 32
 _CACHE_KIND = "layer-index"
+_WINDOWS_KIND = "layer-zran"  # a gzip index's windows, in groups (peek/stored.py)
 
 
 def chain_of(index: LayerIndex) -> Chain:
@@ -32,9 +35,13 @@ def chain_of(index: LayerIndex) -> Chain:
     return Chain(index.chain, index.layer_digest, index.layer_size, index.anchor)
 
 
-def _cache_key(chain: Chain) -> str:
+def _cache_key(chain: Chain, part: str = "") -> str:
     # The cache files entries under a digest; the chain key holds the layer digest and the anchor.
-    return "sha256:" + hashlib.sha256(chain.key.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256((chain.key + part).encode()).hexdigest()
+
+
+def _group_key(chain: Chain, g: int) -> str:
+    return _cache_key(chain, f" zran {g}")
 
 
 def _rebuilt(index: LayerIndex) -> LayerIndex | None:
@@ -54,7 +61,7 @@ def _rebuilt(index: LayerIndex) -> LayerIndex | None:
 
 
 # TOC chain -> how its index is made from verified TOC bytes (the same function the first read used).
-_REBUILD = {ESTARGZ_TOC: index_from_toc}
+_REBUILD = {ESTARGZ_TOC: index_from_toc, ZSTD_CHUNKED_TOC: index_from_zstd_toc}
 
 
 class LayerIndexes:
@@ -86,8 +93,10 @@ class LayerIndexes:
         raw = self.cache.get(_CACHE_KIND, _cache_key(chain))
         if raw is None:
             return None
+        cache = self.cache
         try:
-            idx = LayerIndex.from_bytes(raw, layer_digest=chain.layer_digest)
+            idx = decode(raw, layer_digest=chain.layer_digest,
+                         load_group=lambda g: cache.get(_WINDOWS_KIND, _group_key(chain, g)))
         except InvalidManifest:
             idx = None
         if idx is not None and idx.kind in TOC_KINDS:
@@ -112,7 +121,11 @@ class LayerIndexes:
         """Keep a freshly built (and so verified) index in memory and in the disk cache."""
         self._keep(index)
         if self.cache is not None:
-            self.cache.put(_CACHE_KIND, _cache_key(chain_of(index)), index.to_bytes())
+            chain = chain_of(index)
+            head, groups = encode(index)
+            for g, payload in enumerate(groups):  # the windows first: a head is never stored without them
+                self.cache.put(_WINDOWS_KIND, _group_key(chain, g), payload)
+            self.cache.put(_CACHE_KIND, _cache_key(chain), head)
 
     def forget(self, desc: Descriptor) -> None:
         """Drop every index that could serve `desc` (a ranged read through it failed its digests)."""

@@ -1,10 +1,14 @@
 """Getting the index of one layer: already known, from a TOC the manifest vouches for, or built in one pass.
 
 The order is the cost order: an index this source already holds under a chain that serves the
-descriptor (no request), a TOC read by Range (a few requests, vouched for by the manifest's
-annotation), else one verified streaming pass over the whole layer (`build.build_index`). A
-built index is remembered only after the layer digest checked; a TOC index only after the TOC
-hashed to the manifest's anchor (`trust.py`).
+descriptor (no request), a TOC read by Range (one or two requests, vouched for by the manifest's
+annotation: zstd:chunked for a zstd layer, eStargz for a gzip one), else one verified streaming
+pass over the whole layer (`build.build_index`). A built index is remembered only after the layer
+digest checked; a TOC index only after the TOC hashed to the manifest's anchor (`trust.py`).
+
+A registry that does not honour Range, or a TOC that hashes right but cannot be used (a writer's
+format this reader does not know), falls back to the full pass, which the layer digest vouches
+for. A TOC that does not hash to the manifest's anchor is an error: something served wrong bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from ..core.models import Descriptor
 from .build import build_index
 from .estargz import read_toc_index
 from .index import DEFAULT_SPAN, LayerIndex
-from .trust import estargz_toc_digest
+from .trust import estargz_toc_digest, zstd_chunked_checksum, zstd_chunked_position
+from .zstdchunked import read_zstd_toc_index
 
 __all__ = ["layer_index"]
 
@@ -41,10 +46,16 @@ def layer_index(source, ref, desc: Descriptor, *, span: int = DEFAULT_SPAN, keep
 
 def _toc_index(source, ref, desc: Descriptor) -> LayerIndex | None:
     """The index from the layer's own TOC when the manifest names one and the registry honours Range."""
-    toc_digest = estargz_toc_digest(desc)
-    if toc_digest and mt.compression(desc.media_type) in ("gzip", "unknown"):
-        try:
-            return read_toc_index(lambda a, b: source.read_range(ref, desc, a, b), desc, toc_digest)
-        except RangeRefused:
-            return None  # noted in the trace; the full pass below still gives a verified index
+    def fetch(start: int, end: int) -> bytes:
+        return source.read_range(ref, desc, start, end)
+
+    kind = mt.compression(desc.media_type)
+    checksum, position, toc_digest = zstd_chunked_checksum(desc), zstd_chunked_position(desc), estargz_toc_digest(desc)
+    try:
+        if checksum and position and kind in ("zstd", "unknown"):
+            return read_zstd_toc_index(fetch, desc, checksum, position, source.origin)
+        if toc_digest and kind in ("gzip", "unknown"):
+            return read_toc_index(fetch, desc, toc_digest, source.origin)
+    except (RangeRefused, InvalidManifest):
+        return None  # a refused Range is noted in the trace; the full pass below gives a verified index
     return None

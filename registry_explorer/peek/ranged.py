@@ -2,22 +2,25 @@
 
 Every ranged read is checked against digests that came from verified data: each fetched block
 of compressed bytes against the sha256 the index recorded for it during the verified pass,
-before zran or zstd inflates it (`verified-index`), or the eStargz TOC entry's digest
-(`estargz-toc`). A registry that does not honour Range (200, a different
-Content-Range, 416) raises `RangeRefused`; the caller then streams the verified layer instead.
+before zran or zstd inflates it (`verified-index`), or the digests of a TOC the manifest vouches
+for: each chunk's and the whole file's (`estargz-toc`, `zstd-chunked-toc`; `toc.read_chunks`). A
+registry that does not honour Range (200, a different Content-Range, 416) raises `RangeRefused`;
+the caller then streams the verified layer instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import zlib
 
 import zstandard
 
 from ..core.errors import DigestMismatch, InvalidManifest, RangeRefused, RegistryExplorerError
-from .index import BLOCK, IndexEntry, LayerIndex, SizedRawIO
-from .trust import ESTARGZ_TOC, VERIFIED_INDEX
+from .estargz import TOC_NAME, inflate_member
+from .index import BLOCK, TOC_KINDS, IndexEntry, LayerIndex, SizedRawIO
+from .toc import read_chunks
+from .trust import VERIFIED_INDEX
+from .zstdchunked import inflate_frames
 
 __all__ = ["RangeRefused", "RangedBlob", "check_digest", "read_entry_ranged"]
 
@@ -35,8 +38,10 @@ class RangedBlob(SizedRawIO):
     before any byte of it is handed out.
     """
 
-    def __init__(self, fetch, size: int, plan: tuple[int, int] | None = None, index: LayerIndex | None = None):
+    def __init__(self, fetch, size: int, plan: tuple[int, int] | None = None, index: LayerIndex | None = None,
+                 origin: str = "registry"):
         self._index = index if index is not None and index.blocks else None
+        self._origin = origin
         self.failed: DigestMismatch | None = None
         self._fetch = fetch
         self._size = size
@@ -61,7 +66,8 @@ class RangedBlob(SizedRawIO):
             for off in range(start, end, BLOCK):
                 if not self._index.check_block(off // BLOCK, data[off - start:off - start + BLOCK]):
                     self.failed = DigestMismatch(f"block {off // BLOCK} recorded in the verified index",
-                                                 "different bytes", what=f"bytes {off}.. of layer {self._index.layer_digest}")
+                                                 "different bytes", what=f"bytes {off}.. of layer {self._index.layer_digest}",
+                                                 origin=self._origin)
                     raise self.failed
         self._segments.append((start, data))
 
@@ -92,14 +98,14 @@ class RangedBlob(SizedRawIO):
         return len(data)
 
 
-def check_digest(data: bytes, digest: str, what: str) -> None:
+def check_digest(data: bytes, digest: str, what: str, origin: str = "registry") -> None:
     """DigestMismatch unless `data` hashes to `digest` (sha256 or sha512; anything else is not a digest we check)."""
     algo, _, hexpart = digest.partition(":")
     if algo not in ("sha256", "sha512") or not hexpart:
         raise InvalidManifest(f"{what}: {digest[:80]!r} is not a sha256 or sha512 digest")
     actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
     if actual != digest:
-        raise DigestMismatch(digest, actual, what=what)
+        raise DigestMismatch(digest, actual, what=what, origin=origin)
 
 
 def _gzip_plan(index: LayerIndex, start: int, end: int) -> tuple[int, int]:
@@ -109,8 +115,8 @@ def _gzip_plan(index: LayerIndex, start: int, end: int) -> tuple[int, int]:
     if nxt is not None and nxt[0] > pu:
         ratio = (nxt[1] - pc) / (nxt[0] - pu)
         limit = nxt[1] + _ZRAN_READBUF
-    else:
-        last_u = max((e.offset + e.entry.size for e in index.entries), default=pu + 1)
+    else:  # past the last point (zran's last point is the end of the stream)
+        last_u = max(index.seek_points[-1][0], end, pu + 1)
         ratio = (index.layer_size - pc) / max(1, last_u - pu)
         limit = index.layer_size
     lo = max(0, pc - 1)  # a point may start mid-byte: zran reads the byte before it
@@ -118,8 +124,12 @@ def _gzip_plan(index: LayerIndex, start: int, end: int) -> tuple[int, int]:
     return lo, max(hi, lo + 1)
 
 
-def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, str, RangedBlob | None]:
-    """(content, verification label, the ranged file) of one regular file, checked against its digest."""
+def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str = "registry"
+                      ) -> tuple[bytes, str, RangedBlob | None]:
+    """(content, verification label, the ranged file) of one regular file, checked against its digest.
+
+    `origin` ("registry" or "layout") says where the bytes came from when a digest does not match.
+    """
     what = f"{e.entry.path} in layer {index.layer_digest}"
     size = e.entry.size
     if size == 0:
@@ -127,11 +137,11 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
     if index.kind == "gzip-checkpoints":
         import indexed_gzip as igz  # import time: indexed_gzip loads numpy (70 ms), only gzip layers need it
 
-        blob = RangedBlob(fetch, index.layer_size, _gzip_plan(index, e.offset, e.offset + size), index)
+        blob = RangedBlob(fetch, index.layer_size, _gzip_plan(index, e.offset, e.offset + size), index, origin)
         g = igz._IndexedGzipFile(fileobj=blob, auto_build=False, skip_crc_check=True, readbuf_size=_ZRAN_READBUF,
                                  spacing=index.span)
         try:
-            g.import_index(fileobj=io.BytesIO(index.zran))
+            g.import_index(fileobj=io.BytesIO(index.zran_for(e.offset, e.offset + size)))
             g.seek(e.offset)
             parts, left = [], size
             while left:
@@ -147,31 +157,29 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch) -> tuple[bytes, s
                 raise blob.failed from None
             if isinstance(exc, RegistryExplorerError):
                 raise
-            raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what) from None
+            raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what, origin=origin) from None
         finally:
             g.close()
-        return b"".join(parts), VERIFIED_INDEX, blob
+        data = b"".join(parts)
+        if e.digest:  # every block was checked; the file's own digest checks the inflating too
+            check_digest(data, e.digest, what, origin)
+        return data, VERIFIED_INDEX, blob
     if index.kind == "tar":  # uncompressed: the file's bytes are the blob's, at its tar offset
-        blob = RangedBlob(fetch, index.layer_size, (e.offset, e.offset + size), index)
+        blob = RangedBlob(fetch, index.layer_size, (e.offset, e.offset + size), index, origin)
         blob.seek(e.offset)
         data = blob.read(size)
         if len(data) != size:
             raise InvalidManifest(f"{what}: the layer ends before the file does")
         return data, VERIFIED_INDEX, blob
-    if index.kind == "estargz-toc":
-        blob = RangedBlob(fetch, index.layer_size, (e.chunk_offset, e.chunk_offset + e.chunk_size))
-        blob.seek(e.chunk_offset)
-        comp = blob.read(e.chunk_size)
-        try:
-            data = zlib.decompressobj(wbits=31).decompress(comp, size)[:size]
-        except zlib.error:
-            data = b""
-        check_digest(data, e.digest, what)  # a tampered entry raises DigestMismatch here
-        return data, ESTARGZ_TOC, blob
+    if index.kind in TOC_KINDS:
+        if e.entry.path == TOC_NAME and index.kind == "estargz-toc" and e.digest == index.anchor:
+            return index.toc, index.chain, None  # the TOC itself: verified when the index was made
+        inflate = inflate_member if index.kind == "estargz-toc" else inflate_frames
+        return read_chunks(e, fetch, inflate, what, origin), index.chain, None
     if index.kind == "zstd-frames":
         covering = [f for f in index.frames if f[2] < e.offset + size and _frame_end(index, f) > e.offset]
         lo, hi = covering[0][0], covering[-1][0] + covering[-1][1]
-        blob = RangedBlob(fetch, index.layer_size, (lo, hi), index)
+        blob = RangedBlob(fetch, index.layer_size, (lo, hi), index, origin)
         blob.seek(lo)
         comp = blob.read(hi - lo)
         want, parts = e.offset + size - covering[0][2], []

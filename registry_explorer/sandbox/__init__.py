@@ -54,6 +54,7 @@ SAMPLES = {
     "data": ("data", "demo/data", "1.0"),  # CSVs for docker:// (samples_data.py)
     "peek": ("peek", "demo/peek", "1.0"),  # peek without pulling (samples_peek.py)
     "estargz": ("estargz", "demo/estargz", "1.0"),
+    "zstd-chunked": ("zstd-chunked", "demo/zstd-chunked", "1.0"),
     "zstd-frames": ("zstd-frames", "demo/zstd-frames", "1.0"),
 }
 # Only on request (start(big=True), --big): a >= 64 MiB gzip layer, built once and kept on disk.

@@ -2,8 +2,12 @@
 
 * ``peek``: two gzip layers - symlinks (absolute, relative, escaping `..`), a hard link, a
   whiteout, an opaque directory, a file replaced in the upper layer;
-* ``estargz``: one eStargz layer built by `peek.estargz.estargz_layer`, with its TOC annotation;
+* ``estargz``: one eStargz layer built by `peek.estargz.estargz_layer`, with its TOC annotation and
+  a file in several chunks (as ctr-remote writes files larger than its chunk size);
+* ``zstd-chunked``: the same files as one zstd:chunked layer (`peek.zstdchunked.zstd_chunked_layer`,
+  laid out as containers/storage writes it), with its position and checksum annotations;
 * ``zstd-frames``: one zstd layer of many frames and one of a single frame;
+* ``tar`` (tests only, not in the sandbox): one uncompressed layer;
 * ``big``: a deterministic gzip layer of at least 64 MiB with thousands of files, built once
   and kept on disk (`big_image(cache_dir=...)`) so tests and the notebook take seconds.
 """
@@ -21,12 +25,14 @@ from pathlib import Path
 import zstandard
 
 from ..peek.estargz import estargz_layer
+from ..peek.zstdchunked import zstd_chunked_layer
 from ..sources.cache import default_cache_dir
 from . import samples as s
 
-__all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes"]
+__all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes", "toc_image"]
 
 TOC_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest"
+OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 BIG_FILES = 6000
 BIG_SEED = 1213
 _ZSTD_FRAME = 64 << 10  # uncompressed bytes per frame of the multi-frame zstd layer
@@ -97,12 +103,21 @@ def _zstd_frames(raw: bytes, frame: int) -> bytes:
     return b"".join(c.compress(raw[i:i + frame]) for i in range(0, len(raw), frame))
 
 
+# The sample's file in several chunks: 4 chunks of 64 KiB (ctr-remote's default chunk is 4 MiB).
+CHUNKED_FILE = "data/chunked.bin"
+_CHUNK = 64 << 10
+
+
+def _toc_files(motd: bytes) -> list[tuple[str, str, bytes | str]]:
+    return [("etc", "dir", b""), ("etc/motd", "reg", motd), ("bin", "dir", b""),
+            ("bin/tool", "reg", bytes(range(256)) * 300), ("bin/sh", "symlink", "tool"), ("empty", "reg", b""),
+            ("data", "dir", b""), (CHUNKED_FILE, "reg", random.Random(23).randbytes(4 * _CHUNK - 1000))]
+
+
 def build_peek_images() -> dict[str, s.TestImage]:
-    """The small peek samples: 'peek', 'estargz', 'zstd-frames' (keys) - quick to build."""
-    files = [("etc", "dir", b""), ("etc/motd", "reg", b"eStargz says hello\n"), ("bin", "dir", b""),
-             ("bin/tool", "reg", bytes(range(256)) * 300), ("bin/sh", "symlink", "tool"), ("empty", "reg", b"")]
-    blob, toc_digest, diff_id = estargz_layer(files)
-    est = _image("estargz", [(s.Blob(s.OCI_LAYER_GZIP, blob), diff_id)], {0: {TOC_ANNOTATION: toc_digest}})
+    """The small peek samples: 'peek', 'estargz', 'zstd-chunked', 'zstd-frames', 'tar' (keys) - quick to build."""
+    est = toc_image("estargz", "estargz", _toc_files(b"eStargz says hello\n"), _CHUNK)
+    chunked = toc_image("zstd-chunked", "zstd-chunked", _toc_files(b"zstd:chunked says hello\n"), _CHUNK)
     rnd = random.Random(7)
     members = [("data", "dir", b"")] + [(f"data/f{i:03d}.txt", "file",
                                          (f"line {i} " * rnd.randrange(50, 3000)).encode()) for i in range(120)]
@@ -110,8 +125,22 @@ def build_peek_images() -> dict[str, s.TestImage]:
     multi = (s.Blob(s.OCI_LAYER_ZSTD, _zstd_frames(raw, _ZSTD_FRAME)), s.sha256(raw))
     single_raw = _tar([("one", "file", b"single frame\n" * 100)])
     single = (s.Blob(s.OCI_LAYER_ZSTD, _zstd_frames(single_raw, 1 << 30)), s.sha256(single_raw))
-    return {"peek": _image("peek", _peek_layers()), "estargz": est,
-            "zstd-frames": _image("zstd-frames", [multi, single])}
+    plain = _tar(members)
+    return {"peek": _image("peek", _peek_layers()), "estargz": est, "zstd-chunked": chunked,
+            "zstd-frames": _image("zstd-frames", [multi, single]),
+            "tar": _image("tar", [(s.Blob(OCI_LAYER_TAR, plain), s.sha256(plain))])}
+
+
+def toc_image(name: str, fmt: str, files: list[tuple[str, str, bytes | str]], chunk_size: int = 0) -> s.TestImage:
+    """A one-layer image of `files` (name, "dir"|"reg"|"symlink", data or target) as `fmt` "estargz" or "zstd-chunked",
+    files larger than `chunk_size` cut into chunks (the benchmarks' and notebook's own layers)."""
+    if fmt == "estargz":
+        blob, toc_digest, diff_id = estargz_layer(files, chunk_size=chunk_size)
+        return _image(name, [(s.Blob(s.OCI_LAYER_GZIP, blob), diff_id)], {0: {TOC_ANNOTATION: toc_digest}})
+    if fmt == "zstd-chunked":
+        blob, notes, diff_id = zstd_chunked_layer(files, chunk_size=chunk_size)
+        return _image(name, [(s.Blob(s.OCI_LAYER_ZSTD, blob), diff_id)], {0: notes})
+    raise ValueError(f"fmt must be 'estargz' or 'zstd-chunked', not {fmt!r}")
 
 
 def big_layer_bytes(total_mib: int = 64, files: int = BIG_FILES, seed: int = BIG_SEED) -> tuple[bytes, str]:
