@@ -5,6 +5,10 @@ A view mixin of `Explorer` (explorer.py). The tree, the filter and the preview a
 ipywidgets `Select` in a monospace font: it draws thousands of rows at once and keeps the keyboard
 working; a row's first character (+ ~ -) is what its layer did, and the stylesheet colours rows by
 it (ipywidgets writes each option's label into its `data-value` attribute, URI-encoded).
+No tree library: ipytree 0.2.2 makes a widget model per node (500 nodes took 12.9 s to draw in Lab 4.6
+here, and it renders names as HTML, a hostile file name's way in); ipydatagrid 1.4 draws on a canvas
+(no text in the page to select, test or read aloud) and brings bqplot with a version clash in Lab 4;
+itables' widget inlines about 1 MB of JavaScript per notebook.
 CSS hooks: rx-files-layer, rx-files-load, rx-files-changes, rx-files-filter, rx-files-summary,
 rx-files-hint, rx-files (the tree), rx-file-info.
 """
