@@ -19,6 +19,8 @@ from pathlib import Path
 _SESSION_CACHE = tempfile.mkdtemp(prefix="rx-test-xdg-cache-")
 os.environ["XDG_CACHE_HOME"] = _SESSION_CACHE
 atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
+# The Explorer saves fetched blobs into the user's downloads by default (issue 26): a session's own here.
+os.environ["XDG_DOWNLOAD_DIR"] = os.path.join(_SESSION_CACHE, "downloads")
 # Built samples (the >= 64 MiB peek layer takes a while to make) persist between sessions in the
 # temp directory instead of the user's cache (samples_peek.big_image reads RX_SAMPLES_DIR).
 os.environ.setdefault("RX_SAMPLES_DIR", str(Path(tempfile.gettempdir()) / f"rx-test-samples-{os.getuid()}"))
@@ -30,7 +32,8 @@ from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401, E402  
 from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry  # noqa: E402 - after the environment above
 from registry_explorer.sandbox.samples import build_images  # noqa: E402 - after the environment above
 
-pytest_plugins = ["helpers.producer_fixtures"]  # images built by real tools (buildah, podman, skopeo, umoci, ctr-remote)
+# images built by real tools (buildah, podman, skopeo, umoci, ctr-remote); the work-tree guard (issue 26)
+pytest_plugins = ["helpers.producer_fixtures", "helpers.worktree_guard"]
 
 
 @pytest.fixture(scope="session")

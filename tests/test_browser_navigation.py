@@ -57,7 +57,7 @@ def test_click_manifest_config_referrer_then_back_twice(lab, lab_page, open_regi
     page.wait_for_selector(".rx-explorer", state="visible", timeout=60_000)
     _wait_shown(page, img.root.digest)
     # Referrer links come with the referrers: keep their tab on screen so each image loads them.
-    page.locator(".rx-tabs .lm-TabBar-tab", has_text="Referrers").click()
+    page.locator(".rx-tab-buttons button", has_text="Referrers").click()
 
     _click_link(page, image)
     _wait_shown(page, image)

@@ -113,7 +113,7 @@ def test_resolve_during_a_fetch_is_blocked_and_said(lab, lab_page, open_registry
         _wait_text(page, ".rx-explorer .rx-status", "Fetching 1 blob")
         # Mid-fetch: resolve another image.
         _submit(page, f"{proxy.host}/test/multi:v1")
-        _wait_text(page, ".rx-explorer .rx-error", "A fetch of")
+        _wait_text(page, ".rx-explorer .rx-error", "a fetch from")
         assert "Cancel" in page.locator(".rx-explorer .rx-error").inner_text()
         layers = page.locator(".rx-layers-table").inner_text()
         assert big.digest.split(":")[1][:12] in layers, "the old image stays on screen while its fetch runs"
@@ -130,7 +130,7 @@ def test_files_filter_resets_for_a_new_image(lab, lab_page, open_registry):
     _submit(page, f"{open_registry.host}/test/single:v1")
     _wait_text(page, ".rx-explorer .rx-status", "test/single:v1 is ")
     _settle(page)
-    page.locator(".rx-tabs .lm-TabBar-tab", has_text="Files").click()
+    page.locator(".rx-tab-buttons button", has_text="Files").click()
     page.wait_for_function("() => document.querySelectorAll('.rx-files select option').length > 0", timeout=30_000)
     page.locator(".rx-files-filter input").fill("no-such-path-anywhere")
     page.wait_for_function("() => document.querySelectorAll('.rx-files select option').length === 0")

@@ -48,7 +48,9 @@ def test_preview_after_listing_is_one_range_request(peek_images, proxy):
     assert info["verification"] == "verified-index" and info["requests"] == 1
     assert 0 < info["bytes_moved"] <= proxy.body_bytes
     html = file_info_html(info)
-    assert 'class="rx-verification">verified-index<' in html and 'class="rx-bytes-moved"' in html
+    # What vouched for the bytes, in a sentence (issue 26), and why a read moves a span.
+    assert 'class="rx-verification">each compressed block read by Range matched' in html and "(verified-index)" in html
+    assert 'class="rx-bytes-moved"' in html and "seek point" in info["cost_note"]
 
 
 def test_preview_of_a_tampered_range_shows_an_error_not_bytes(peek_images, proxy):

@@ -6,6 +6,7 @@ docstrings). The state tests need no kernel; the view tests build the ipywidgets
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -63,8 +64,9 @@ def test_unauthorized_passes_the_library_hint_through(htpasswd_registry):
     state = ExplorerState(client)
     assert not state.resolve(f"{reg.host}/test/single:v1")
     assert "not sent" in state.error and "insecure=" in state.error, state.error
-    assert f"add {reg.host!r} to insecure=" in state.error
-    assert "rx.Client(credentials=" not in state.error, "the generic advice replaced the real cause"
+    assert f"insecure=({reg.host!r},)" in state.error and "(R4)" not in state.error
+    assert state.error.count("nauthorized") == 0, "one plain sentence, not the word three times (issue 26)"
+    assert "rx.Client(credentials={" not in state.error, "the generic advice replaced the real cause"
     # Without credentials the generic advice is the right one, and stays.
     anon = ExplorerState(rx.Client(docker_config={}))
     assert not anon.resolve(f"{reg.host}/test/single:v1")
@@ -180,7 +182,7 @@ def test_resolve_during_a_fetch_is_blocked_with_a_message(open_registry, host, i
     assert state.fetch(dest=str(tmp_path / "out"))
     assert entered.wait(10) and state.fetching
     assert not state.resolve(f"{host}/test/multi:v1")
-    assert "A fetch of" in state.error and "Cancel" in state.error
+    assert "a fetch from" in state.error and "Cancel" in state.error
     assert state.manifest.digest == shown and state.reference == f"{host}/test/single:v1"
     assert state.back_stack == [], "a refused resolve must not enter the history"
     gate.set()
@@ -246,7 +248,9 @@ def test_save_to_says_where_before_the_fetch(open_registry, host, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     ex = rx.Explorer(client_for(open_registry), f"{host}/test/single:v1")
     note = find(ex, "rx-dest-note")
-    assert str(Path.cwd() / "blobs") in note.value
+    # Not the notebook's folder (a checkout, often): the user's downloads (issue 26).
+    assert note.value == f"Saves into {Path(os.environ['XDG_DOWNLOAD_DIR']) / 'registry-explorer'}"
+    assert not note.value.startswith(f"Saves into {Path(__file__).resolve().parents[1]}")
     find(ex, "rx-dest").value = ""
     assert note.value == f"Saves into the notebook's folder, {Path.cwd()}"
     find(ex, "rx-dest").value = "~/x"
@@ -301,7 +305,7 @@ def test_reference_field_refused_during_a_fetch_goes_back(open_registry, host, t
     assert ex.fetch(dest=str(tmp_path / "out")) and entered.wait(10)
     field = find(ex, "rx-reference")
     field.value = f"{host}/test/multi:v1"
-    assert "A fetch of" in find(ex, "rx-error").value
+    assert "a fetch from" in find(ex, "rx-error").value
     assert field.value == f"{host}/test/single:v1" and ex.state.manifest.digest == shown
     gate.set()
     assert ex.wait(10)

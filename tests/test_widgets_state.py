@@ -205,8 +205,10 @@ def test_trace_rows_and_curl(open_registry, host):
     state.resolve(f"{host}/test/single:v1")
     purposes = list(state.trace["purpose"])
     assert {"resolve", "manifest", "config"} <= set(purposes)
-    first = int(state.trace["seq"].iloc[0])
-    assert state.curl(first).startswith("curl ") and host in state.curl(first)
+    first = int(state.trace["seq"].iloc[0])  # the https probe of a plain-http port: nothing answered
+    assert state.curl(first).startswith(f"# GET https://{host}/v2/: no response") and "nothing to replay" in state.curl(first)
+    resolve = int(state.trace[state.trace["purpose"] == "resolve"]["seq"].iloc[0])
+    assert state.curl(resolve).startswith("curl ") and host in state.curl(resolve)
     assert state.curl(10_000) == ""
 
 

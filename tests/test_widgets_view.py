@@ -136,9 +136,7 @@ def test_error_box_and_history_buttons(client, host):
     back.click()
     assert ex.reference == f"{host}/test/single:v1" and text.value == ex.reference
     assert error.layout.display == "none" and ex.state.manifest is not None
-    assert not forward.disabled
-    forward.click()
-    assert ex.reference == f"{host}/test/single:nope"
+    assert forward.disabled, "history holds only what loaded: the failed reference is not an entry (issue 26)"
 
 
 def test_tabs_tags_referrers_http_and_files(client, host, images):
@@ -173,6 +171,8 @@ def test_tabs_tags_referrers_http_and_files(client, host, images):
 
     tabs.selected_index = TABS.index("Files")  # a small image lists itself on opening the tab
     files = find(ex, "rx-files")
+    assert "etc" in [v for _, v in files.options] and "etc/motd" not in [v for _, v in files.options]
+    files.value = "etc"  # a click on a folder opens it: its children appear under it
     assert "etc/motd" in [v for _, v in files.options]
     find(ex, "rx-files-filter").value = "motd"
     assert [v for _, v in files.options] == ["etc/motd"]

@@ -186,7 +186,11 @@ class Exchange:
             args.append("-L")  # blob GETs redirect to storage; curl drops Authorization on other hosts
         out = self.curl_output()
         if out:
-            args += ["-o", posixpath.join(out_dir, out) if out_dir else out]
+            # The body goes to a file, so stdout is free to say what came back: 200, or the 206 of a Range.
+            args += ["-o", posixpath.join(out_dir, out) if out_dir else out,
+                     "-w", "HTTP %{http_code}, %{size_download} bytes\\n"]
+        elif self.status is not None and self.status >= 400 and self.method != "HEAD":
+            args.append("-i")  # a refusal is the lesson: its status line and headers (WWW-Authenticate)
         cmd = " ".join(shlex.quote(a) for a in args)
         for k, v in self.request_headers.items():
             kl = k.lower()

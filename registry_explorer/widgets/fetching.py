@@ -7,6 +7,7 @@ progress traits for the view, and errors as sentences.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -25,16 +26,28 @@ PROGRESS_INTERVAL = 0.1
 TRACE_INTERVAL = 1.0
 
 
+def default_dest() -> Path:
+    """Where fetched blobs go unless the user says otherwise: the user's downloads, not the notebook's folder.
+
+    A notebook's folder is often a git checkout (this project's notebooks/ is): blobs written there
+    end up committed. `$XDG_DOWNLOAD_DIR` (the freedesktop user folder) or ~/Downloads, then a
+    folder of our own in it.
+    """
+    base = os.environ.get("XDG_DOWNLOAD_DIR") or str(Path.home() / "Downloads")
+    return Path(base).expanduser() / "registry-explorer"
+
+
 class FetchMixin(StateCore):
     """select(), fetch(), cancel(), wait() and the traits that follow a download."""
 
     choices = List(help="(label, digest) of every fetchable blob: the layers, then the config.")
     selected = List(Unicode(), help="Digests chosen for fetch(): layers and/or the config.")
-    dest = Unicode("blobs", help="The folder fetch() writes to.")
+    dest = Unicode(help="The folder fetch() writes to (default: default_dest(), never the notebook's folder).")
     fetching = Bool(False, help="True while a fetch runs in the background.")
     progress = Dict(help="digest -> (bytes done, bytes total) of the current fetch.")
     overall = Tuple(Int(), Int(), default_value=(0, 0), help="(bytes done, bytes total) of the whole fetch.")
     fetched = List(Unicode(), help="Full paths of the verified files the last fetch wrote.")
+    fetched_from = Unicode("", help="The reference (pinned to its manifest digest) the last fetch read from.")
 
     def __init__(self, client=None, **kwargs):
         super().__init__(client, **kwargs)
@@ -45,6 +58,9 @@ class FetchMixin(StateCore):
         self._last: dict[str, float] = {}  # digest -> when its progress was last published
         self._last_overall = self._last_trace = 0.0
         self._total = 0
+        self._refusal = ""  # the error fetch_blocks() showed; it goes when the fetch ends
+        self._fetch_digest = ""  # the manifest the progress bars belong to
+        self.dest = str(default_dest())
 
     def _blobs(self) -> dict:
         m = self.manifest
@@ -108,6 +124,8 @@ class FetchMixin(StateCore):
         self._total = total
         self._done = {d.digest: (0, d.size) for d in descs}
         self.fetched = []
+        self.fetched_from = str(self.ref.repo().with_digest(self.manifest.digest))
+        self._fetch_digest = self.manifest.digest
         self.progress = dict(self._done)
         self.overall = (0, total)
         self.error = ""
@@ -134,16 +152,35 @@ class FetchMixin(StateCore):
         return f"Saves into {where}"
 
     def fetch_blocks(self, doing: str) -> bool:
-        """True, with a message, if a fetch is running: `doing` (resolving, ...) waits until it ends.
+        """True, with a message, if a fetch is running: `doing` (resolving X, ...) waits until it ends.
 
         A resolve during a fetch would show the new image next to the old image's progress bars
-        and success message. Blocking, and saying so, keeps the screen about one image.
+        and success message. Blocking, and saying so, keeps the screen about one image. The
+        sentence goes to the error box only: the status line keeps saying what the fetch does,
+        and the box is cleared when the fetch ends (the refusal is then out of date).
         """
         if not self.fetching:
             return False
-        self._say(f"A fetch of {self.ref} is running; {doing} would mix the two images. "
-                  "Wait for it to finish or press Cancel, then try again.")
+        message = (f"Not {doing}: a fetch from {self.fetched_from or self.ref} is still running, and "
+                   "the two images would mix on screen. Wait for it to finish or press Cancel, then try again.")
+        self._refusal = message
+        self.error = message
         return True
+
+    def _end_refusal(self) -> None:
+        """The fetch ended: a refusal it caused is no longer true."""
+        if self._refusal and self.error == self._refusal:
+            self.error = ""
+        self._refusal = ""
+
+    def forget_fetch_of_other_images(self, digest: str | None) -> None:
+        """A new image is shown: the bars of a fetch of another image go (its files stay listed, named)."""
+        if self.fetching or digest == self._fetch_digest:
+            return
+        with self._progress_lock:
+            self._done = {}
+            self.progress = {}
+            self.overall = (0, 0)
 
     def _run_fetch(self, ref, descs, folder: Path, event: threading.Event) -> None:
         try:
@@ -155,7 +192,9 @@ class FetchMixin(StateCore):
             with self._op_lock:
                 self._fetch_done(paths, descs, folder)
         finally:
-            self.fetching = False
+            with self._op_lock:
+                self._end_refusal()
+                self.fetching = False
             self._leave()
             self.refresh_trace()
 

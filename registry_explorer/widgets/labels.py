@@ -139,3 +139,29 @@ def http_hosts(rows) -> set[str]:
         if parts.scheme == "http":
             out.add(parts.netloc)
     return out
+
+
+def read_cost_note(how: dict, size: int) -> str:
+    """Why a preview moved what it moved: a layer is read in spans, not file by file.
+
+    `how` is read_preview's dict (verification, requests, bytes_moved). A 124-byte file can move
+    200 KiB: a gzip stream can only be entered where decompression can restart (a seek point, one
+    per MiB or so of the uncompressed stream), so a ranged read fetches the compressed span from the
+    point before the file to the one after it and checks each block against the verified pass.
+    """
+    moved, chain = how.get("bytes_moved"), how.get("verification")
+    if not isinstance(moved, int):
+        return ""
+    if moved == 0:
+        return "Nothing moved: the bytes came from memory (the listing had just read this layer)."
+    if chain == "layer-digest":
+        return ("The whole layer was streamed once, to check its digest; that pass also indexed it, so the "
+                "next read of any file in this layer moves only a span of it.")
+    if chain == "verified-index":
+        return (f"Not just the file's {human_size(size)}: a compressed stream can only be entered at a seek point "
+                "(about one per MiB of the uncompressed layer), so the read fetched the compressed span between "
+                "the seek points around the file, and checked every block of it.")
+    if chain in ("estargz-toc", "zstd-chunked-toc"):
+        return ("The file's own compressed chunk (and, on a first read, the layer's table of contents): this "
+                "layer format lets a reader start at each file.")
+    return ""

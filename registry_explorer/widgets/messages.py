@@ -6,6 +6,7 @@ the next step. Library messages never contain credentials, and neither do these.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from ..core.errors import (
@@ -91,6 +92,28 @@ def network_message(exc: ConnectionFailed, reg: str = "the registry") -> str:
                      "registry is running, and your network or proxy settings")
 
 
+_RULE = re.compile(r"\s*\(R\d+\)")
+
+
+def _unauthorized_cause(exc: Unauthorized, reg: str, what: str) -> str:
+    """A 401 whose cause the library knows: credentials not sent (plain http), or rejected."""
+    text = _RULE.sub("", str(exc))
+    login = (f"rx.Client(credentials={{{reg!r}: ('USER', 'PASSWORD')}}) or run `docker login {reg}`, "
+             "then give that client to the Explorer: rx.Explorer(client)")
+    if "were rejected" in text:
+        return _sentence(f"Not signed in: {reg} refused your user name and password (or token) for {what}. "
+                         f"Check them and create the client again with {login}")
+    if "not sent" in text:
+        why = text.split("not sent:", 1)[1].split(";", 1)[0].strip() if "not sent:" in text else ""
+        because = f" because {why}" if why else ""
+        fix = (f" If you trust this network, create the client with rx.Client(credentials=..., "
+               f"insecure=({reg!r},))") if "insecure=" in text else ""
+        return _sentence(f"Not signed in: your credentials for {reg} were not sent{because}, so it refused "
+                         f"to let you read {what}.{fix}")
+    detail = text.split(")", 1)[-1].strip(" .") if text.startswith("unauthorized:") else text
+    return _sentence(f"Not signed in: {reg} did not let you read {what}. {_capital(detail)}")
+
+
 def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
     """One sentence (or two) explaining `exc`, mentioning `ref` (the Reference being worked on) if known."""
     what = str(ref) if ref is not None else "the image"
@@ -105,10 +128,10 @@ def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
     if isinstance(exc, InvalidPlatform):
         return _sentence(f"{exc}")
     if isinstance(exc, Unauthorized) and _GENERIC_CRED_HINT not in str(exc):
-        # The library named the cause (e.g. "Credentials for HOST exist but were not sent: plain
-        # http to a host not in insecure="): repeating "pass credentials=" would send the user
-        # round in a circle, so its words go through.
-        return _sentence(f"Unauthorized: {reg} did not let you read {what}. {_capital(str(exc))}")
+        # The library named the cause (credentials withheld on plain http, rejected credentials):
+        # repeating "pass credentials=" would send the user round in a circle. Said once, in
+        # words, with the next step; the gate's rule numbers mean nothing to a student.
+        return _unauthorized_cause(exc, reg, what)
     if isinstance(exc, Unauthorized):
         return _sentence(
             f"Unauthorized: {reg} wants credentials to read {what}, or the repository does not exist "
@@ -120,6 +143,12 @@ def error_message(exc: BaseException, ref=None, *, action: str = "") -> str:
         return _sentence(
             f"Access denied: {reg} will not let you read {what}. Without credentials this can also mean "
             "the repository does not exist; with them, ask for pull access or use other credentials"
+        )
+    if isinstance(exc, NotFound) and getattr(ref, "digest", None):
+        return _sentence(
+            f"Not found: {reg} has no manifest {ref.digest} in {ref.repository}. A digest names exact bytes: "
+            "check that it was copied whole, and that it was pushed to this repository (a digest exists "
+            "only in the repositories it was pushed to)"
         )
     if isinstance(exc, NotFound):
         return _sentence(

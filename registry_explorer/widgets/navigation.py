@@ -17,6 +17,7 @@ from ..core.models import Index
 from ..supply.chain import supply_chain_rows
 from ..supply.documents import open_row
 from .labels import digest12, plural
+from .signatures import signature_statuses
 from .state_base import StateCore, serialized
 
 __all__ = ["PLACE", "NavMixin"]
@@ -36,6 +37,7 @@ class NavMixin(StateCore):
 
     def __init__(self, client=None, **kwargs):
         super().__init__(client, **kwargs)
+        self.public_key = None  # PEM of the cosign key the Supply chain tab verifies signatures with
         self._documents: dict[str, dict] = {}  # digest -> supply row, to reopen documents from history
 
     # -- what is shown, and what can be opened -----------------------------------------------------------
@@ -139,7 +141,9 @@ class NavMixin(StateCore):
         digest = self.descriptor.digest
         with self._operation(f"Looking for signatures, attestations and SBOMs of {digest12(digest)}…"):
             try:
-                rows = supply_chain_rows(self.client, self.ref.repo().with_digest(digest))
+                pinned = self.ref.repo().with_digest(digest)
+                rows = supply_chain_rows(self.client, pinned)
+                signature_statuses(self.client, pinned, rows, self.public_key)  # as rx.verify_cosign decides
             except Exception as exc:  # noqa: BLE001 - any failure becomes the error sentence; a widget callback must not raise
                 return self._fail(exc, "reading the supply chain")
         for r in rows:
@@ -147,7 +151,10 @@ class NavMixin(StateCore):
                 self._documents[r["digest"]] = r
         self.supply_for = digest
         self.supply = rows
-        self.status = f"{plural(len(rows), 'attached object')} for {digest12(digest)}."
+        signed = [r for r in rows if r.get("kind") == "signature"]
+        verified = sum(1 for r in signed if r.get("verified"))
+        note = f"; {verified} of {plural(len(signed), 'signature')} verified" if signed else ""
+        self.status = f"{plural(len(rows), 'attached object')} for {digest12(digest)}{note}."
         return True
 
     @serialized

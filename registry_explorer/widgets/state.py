@@ -24,8 +24,9 @@ from ..core.models import Index, Manifest
 from ..core.platform import Platform, select
 from ..core.units import human_size
 from .fetching import FetchMixin
+from .filetab import MERGED, FilesMixin
 from .labels import a_kind, config_label, default_platform, digest12, layer_label, platform_entries, plural
-from .listings import MERGED, ListingsMixin
+from .listings import ListingsMixin
 from .navigation import NavMixin
 from .packages import PackagesMixin
 from .state_base import READY, serialized
@@ -34,7 +35,7 @@ from .tabs import TabsMixin
 __all__ = ["MERGED", "READY", "ExplorerState"]
 
 
-class ExplorerState(NavMixin, FetchMixin, ListingsMixin, PackagesMixin, TabsMixin):
+class ExplorerState(NavMixin, FetchMixin, FilesMixin, ListingsMixin, PackagesMixin, TabsMixin):
     """What the Explorer shows (traits) and what it can do (methods); usable without a kernel."""
 
     back_stack = List(help="Earlier (reference, platform) entries; back() returns to the last one.")
@@ -62,12 +63,16 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, PackagesMixin, TabsMixi
         text = (self.reference if reference is None else str(reference)).strip()
         if self.fetch_blocks(f"resolving {text}"):
             return False
-        entry = (text, platform)
-        if self._current is not None and self._current[0] != text:
-            self.back_stack = [*self.back_stack, self._current]
+        prev = self._current
+        ok = self._load(text, platform)
+        # History holds only what loaded: a failed reference is shown (its error) but never
+        # becomes an entry that back/forward would request again. What was on screen before a
+        # success or a failure is an entry to go back to.
+        if prev is not None and (not ok or prev[0] != text):
+            self.back_stack = [*self.back_stack, prev]
             self.forward_stack = []
-        self._current = entry
-        return self._load(text, platform)
+        self._current = (text, platform) if ok else None
+        return ok
 
     @serialized
     def back(self) -> bool:
@@ -86,12 +91,16 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, PackagesMixin, TabsMixi
             return False
         if self.fetch_blocks("going " + source.split("_")[0]):
             return False
-        entry = stack[-1]
-        setattr(self, source, stack[:-1])  # a new list: traitlets notifies only on assignment
-        if self._current is not None:
-            setattr(self, target, [*getattr(self, target), self._current])
-        self._current = entry
-        return self._load(*entry)
+        entry, prev = stack[-1], self._current
+        ok = self._load(*entry)
+        if ok:
+            setattr(self, source, stack[:-1])  # a new list: traitlets notifies only on assignment
+        # The entry left on screen (loaded) can be returned to; a failed step keeps its entry where
+        # it was, to be tried again, and shows the error instead of an entry.
+        if prev is not None:
+            setattr(self, target, [*getattr(self, target), prev])
+        self._current = entry if ok else None
+        return ok
 
     @serialized
     def open_tag(self, tag: str) -> bool:
@@ -129,6 +138,7 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, PackagesMixin, TabsMixi
         self.referrers = []
         self.referrers_for = None
         self._clear_files()
+        self.forget_fetch_of_other_images(None)
         self.manifest = None  # last: observers of `manifest` see everything else already updated
 
     def _load(self, text: str, platform: str | None) -> bool:
@@ -231,6 +241,7 @@ class ExplorerState(NavMixin, FetchMixin, ListingsMixin, PackagesMixin, TabsMixi
         keep, self._keep = [d for d in self._keep if d in digests], []
         self.choices = choices
         self.selected = keep
+        self.forget_fetch_of_other_images(doc.digest)
         self.referrers = []
         self.referrers_for = None
         self._clear_files()

@@ -17,6 +17,7 @@ from traitlets import Bool, HasTraits, Unicode
 from .. import frames
 from ..sources.remote import Client
 from .messages import error_message
+from .runnable import exchange_script
 
 READY = "Enter an image reference such as alpine:3.20 and press Resolve."
 
@@ -105,8 +106,6 @@ class StateCore(HasTraits):
         self.trace = frames.trace(self.client.trace)
 
     def curl(self, seq: int) -> str:
-        """The curl command replaying exchange `seq` of the trace (secrets as $TOKEN), or ''."""
-        for ex in self.client.trace:
-            if ex.seq == seq:
-                return ex.as_curl()
-        return ""
+        """Lines that replay exchange `seq` in bash (the token request it needs first; secrets as
+        $TOKEN, $USERNAME, $PASSWORD, named on a `# expects` line), or ''."""
+        return exchange_script(self.client.trace, seq)

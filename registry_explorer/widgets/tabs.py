@@ -12,7 +12,8 @@ import time
 from traitlets import Unicode
 
 from ..core import mediatypes as mt
-from .listings import MERGED
+from ..core.units import human_size
+from .filetab import MERGED
 from .state_base import StateCore, serialized
 
 # The view's tabs, in order; the state only needs the names to decide what each one lists.
@@ -47,6 +48,17 @@ class TabsMixin(StateCore):
         layers = m.layers
         small = sum(max(d.size, 0) for d in layers) <= AUTO_LIST_BYTES
         return small and all(mt.is_layer(d.media_type) for d in layers)
+
+    def files_hint(self) -> str:
+        """What the Files tab says before anything is listed (a big image is not listed unasked)."""
+        m = self.manifest
+        if m is None or self.files_total:
+            return ""
+        if not all(mt.is_layer(d.media_type) for d in m.layers):
+            return "This is an artifact: its blobs are not filesystem layers, so there are no files to list."
+        total = sum(max(d.size, 0) for d in m.layers)
+        return (f"Not listed yet: the layers hold {human_size(total)} (compressed), and listing reads each of them "
+                "once, verified. Click List files for the whole image, or choose one layer.")
 
     def tab_needs_loading(self, name: str | None = None) -> bool:
         """Whether showing tab `name` (default: the current tab) should fetch its listing now."""
@@ -107,6 +119,9 @@ class TabsMixin(StateCore):
         text = (text or "").strip()
         typed, when = self._typed
         self._typed = ("", 0.0)
-        if text == typed and time.monotonic() - when < CLICK_AFTER_BLUR_S:
+        # The field may hold the shown reference again by now: a resolve refused during a fetch
+        # puts it back (the view never names an image that is not on screen). The click is
+        # still the one that blurred the field, not a request to resolve the shown image.
+        if text in (typed, self.reference) and typed and time.monotonic() - when < CLICK_AFTER_BLUR_S:
             return False
         return self.resolve(text)

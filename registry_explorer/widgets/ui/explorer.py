@@ -28,6 +28,7 @@ from ...core.extras import require
 w = require("ipywidgets", "widgets", "The Explorer widget")
 
 from ..labels import digest12, kind  # noqa: E402
+from ..runnable import replay_for  # noqa: E402
 from ..state import MERGED, ExplorerState  # noqa: E402
 from ..tabs import AUTO_LIST_BYTES, CLICK_AFTER_BLUR_S, TABS  # noqa: E402
 from . import render  # noqa: E402
@@ -79,8 +80,9 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, PackagesPane, SyncM
     error = Unicode("", help="The error sentence, or ''.")
     platform = Unicode("", help="The platform shown.")
 
-    def __init__(self, client=None, reference: str = "", **kwargs):
+    def __init__(self, client=None, reference: str = "", *, public_key=None, **kwargs):
         self.state = ExplorerState(client)
+        self.state.public_key = public_key  # the Supply chain tab verifies cosign signatures with it
         self._local = threading.local()  # see SyncMixin
         self._build()
         super().__init__(children=self._layout(), **kwargs)
@@ -176,13 +178,24 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, PackagesPane, SyncM
                                                  layout=w.Layout(width=WIDE)), "rx-platform")
         panes = {**self._build_layers(), **self._build_files(), **self._build_lists(), **self._build_supply(),
                  **self._build_packages()}
-        self.tabs = hook(w.Tab(children=[panes[t] for t in TABS]), "rx-tabs")
+        # Tabs as ToggleButtons over a Stack, not an ipywidgets Tab: a Tab's Lumino tab bar listens for
+        # clicks only once Lumino has attached it, and JupyterLab draws the cells of a long notebook
+        # lazily (windowing), so an Explorer at the end of notebook 02, restored after a reload, had a
+        # tab bar that ignored every click and kept the tab it was saved with (issue 26, defect 6).
+        # Buttons take their clicks through the DOM, attached or not.
+        self.tab_buttons = hook(w.ToggleButtons(options=list(TABS), value=TABS[0], style={"button_width": "auto"}),
+                                "rx-tab-buttons")
+        self.tabs = hook(w.Stack(children=[panes[t] for t in TABS], selected_index=0), "rx-tabs")
         self.tabs.titles = TABS
+        link((self.tab_buttons, "index"), (self.tabs, "selected_index"))
 
     def _layout(self) -> list[w.Widget]:
         top = w.HBox([self.back_button, self.forward_button, self.reference_text, self.resolve_button])
-        return [self.css_html, top, self.status_html, self.error_html, self.shown_html, self.nav_box,
-                self.document_html, self.descriptor_box, self.platform_dropdown, self.tabs]
+        # The error box sits right above the tabs: next to the tab's buttons that failed, and for a
+        # failed resolve (no card, no platforms) right under the reference field.
+        return [self.css_html, top, self.status_html, self.shown_html, self.nav_box,
+                self.document_html, self.descriptor_box, self.platform_dropdown, self.error_html, self.tab_buttons,
+                self.tabs]
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -266,7 +279,7 @@ class Explorer(LayersPane, FilesPane, ListsPane, SupplyPane, PackagesPane, SyncM
 
     def _render_descriptor(self) -> None:
         s = self.state
-        self.descriptor_html.value = render.descriptor_card(s.descriptor, s.index, s.subject)
+        self.descriptor_html.value = render.descriptor_card(s.descriptor, s.index, s.subject, replay_for(s.client, s.ref))
         d = s.descriptor
         self.descriptor_box.titles = (f"Descriptor: {kind(d.media_type)} {digest12(d.digest)}" if d is not None
                                       else "Descriptor",)

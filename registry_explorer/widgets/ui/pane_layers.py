@@ -52,7 +52,7 @@ class LayersPane:
         s.observe(lambda _: self._render_progress(), names="progress")
         s.observe(lambda _: self._render_overall(), names="overall")
         s.observe(lambda _: self._render_fetching(), names="fetching")
-        s.observe(lambda _: self._render_fetched(), names="fetched")
+        s.observe(lambda _: self._render_fetched(), names=["fetched", "fetched_from"])
         s.observe(lambda _: self._render_dest(), names="dest")
 
     def _on_layer_select(self, change) -> None:
@@ -116,4 +116,4 @@ class LayersPane:
         self.dest_note.value = self.state.destination_note()
 
     def _render_fetched(self) -> None:
-        self.fetched_html.value = render.fetched_list(self.state.fetched)
+        self.fetched_html.value = render.fetched_list(self.state.fetched, self.state.fetched_from)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ...html.page import _esc, _wrap
-from ..labels import digest12
+from ..labels import digest12, plural
 from .viewkit import FULL_WIDTH, hook
 
 
@@ -29,7 +29,8 @@ class SupplyPane:
         self.nav_box = hook(w.HBox(layout=w.Layout(flex_flow="row wrap")), "rx-nav")
         self.shown_html = hook(w.HTML(), "rx-shown")
         self.document_html = hook(w.HTML(), "rx-document")
-        self.supply_button = hook(w.Button(description="Find attached objects"), "rx-load-supply")
+        self.supply_button = hook(w.Button(description="Find attached objects", layout=w.Layout(width="auto")),
+                                  "rx-load-supply")
         self.supply_note = w.Label()
         self.supply_select = hook(w.Select(options=[], rows=8, layout=w.Layout(width=FULL_WIDTH)), "rx-supply")
         return {"Supply chain": w.VBox([w.HBox([self.supply_button, self.supply_note]), self.supply_select])}
@@ -70,12 +71,14 @@ class SupplyPane:
 
     def _render_supply(self) -> None:
         rows = self.state.supply
-        options = [(f"{r['kind']}  {r['type'] or ''}  [{r['found']}]  {digest12(r['digest'] or '')}"
-                    + ("  verified" if r.get("verified") else ""), i) for i, r in enumerate(rows)]
+        # A signature's verdict comes right after its kind: on a narrow screen the end of a row is cut off.
+        options = [(f"{r['kind']}  " + (f"[{r['verification']}]  " if r.get("verification") else "")
+                    + f"{r['type'] or ''}  [{r['found']}]  {digest12(r['digest'] or '')}", i)
+                   for i, r in enumerate(rows)]
         with self._sync():
             self.supply_select.options = options
             self.supply_select.index = None
         if not self.state.supply_for:
             self.supply_note.value = ""
         else:
-            self.supply_note.value = f"{len(rows)} attached object(s); click one to read it" if rows else "nothing attached"
+            self.supply_note.value = f"{plural(len(rows), 'attached object')}; click one to read it" if rows else "nothing attached"

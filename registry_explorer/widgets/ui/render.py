@@ -15,6 +15,7 @@ import pandas as pd
 
 from ...core.units import human_size
 from ...html import descriptor_html, index_html, short_digest
+from ...html.links import replay_context
 from ...html.page import _wrap
 from ..labels import exchange_note, http_hosts, plural
 
@@ -75,11 +76,15 @@ def error_html(error: str) -> str:
             f'background:rgba(207,34,46,.06);white-space:pre-wrap">{esc(error)}</div>')
 
 
-def descriptor_card(descriptor, index, subject) -> str:
-    """The resolved descriptor (with the platform table for an index) and the subject, if any."""
+def descriptor_card(descriptor, index, subject, replay=None) -> str:
+    """The resolved descriptor (with the platform table for an index) and the subject, if any.
+
+    `replay` (widgets/runnable.py) is how the card's commands authenticate, as the Explorer's client did.
+    """
     if descriptor is None:
         return ""
-    card = index_html(index) if index is not None else descriptor_html(descriptor)
+    with replay_context(replay):
+        card = index_html(index) if index is not None else descriptor_html(descriptor)
     if subject is not None:
         card += _wrap("<h4>Refers to (subject)</h4>") + descriptor_html(subject)
     return card
@@ -149,12 +154,14 @@ def history_table(df) -> str:
                  + _table(["#", "created", "created by", "layer", "comment"], rows))
 
 
-def fetched_list(paths: list[str]) -> str:
-    """The verified files of the last fetch, full paths."""
+def fetched_list(paths: list[str], source: str = "") -> str:
+    """The verified files of the last fetch, full paths, and the image they came from (`repo@digest`)."""
     if not paths:
         return ""
     items = "".join(f"<li><code>{esc(p)}</code> <span class=\"rx-badge rx-ok\">verified</span></li>" for p in paths)
-    return _wrap(f"<h4>{plural(len(paths), 'verified file')}</h4><ul>{items}</ul>")
+    repo, _, digest = source.rpartition("@")
+    origin = f" from <code title=\"{esc(source)}\">{esc(repo)}@{esc(short_digest(digest))}</code>" if repo else ""
+    return _wrap(f"<h4>{plural(len(paths), 'verified file')}{origin}</h4><ul>{items}</ul>")
 
 
 def trace_table(df) -> str:
@@ -201,10 +208,14 @@ def file_info_html(info: dict) -> str:
         ("link to", f"<code>{esc(info.get('linkname'))}</code>" if info.get("linkname") else None),
         ("layer", f"{esc(info.get('layer_index'))} <code>{esc(short_digest(info.get('layer_digest')))}</code>"
          if info.get("layer_digest") else None),
-        ("verified", f'<span class="rx-verification">{esc(info["verification"])}</span>'
+        ("what happened", f'<span class="rx-change">{esc(info["change"])} in this view</span>'
+         if info.get("change") else None),
+        ("verified by", f'<span class="rx-verification">{esc(info.get("verified_by") or info["verification"])} '
+                        f'<span class="rx-muted">({esc(info["verification"])})</span></span>'
          if info.get("verification") else None),
         ("moved", f'<span class="rx-bytes-moved">{esc(human_size(info["bytes_moved"]))} in '
                   f'{esc(plural(info.get("requests", 0), "request"))}</span>'
+                  + (f'<br><span class="rx-cost-note">{esc(info["cost_note"])}</span>' if info.get("cost_note") else "")
          if isinstance(info.get("bytes_moved"), int) else None),
     ]
     body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in pairs if v is not None)
@@ -212,7 +223,9 @@ def file_info_html(info: dict) -> str:
     if info.get("note"):
         out += f"<p>{esc(info['note'])}</p>"
     if info.get("content") is not None:
-        out += f"<pre>{esc(info['content'])}</pre>"
+        out += f'<pre class="rx-text">{esc(info["content"])}</pre>'
+    if info.get("hex"):
+        out += f'<pre class="rx-hex" style="white-space:pre">{esc(info["hex"])}</pre>'
     return _wrap(out)
 
 
