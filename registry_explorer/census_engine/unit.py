@@ -168,7 +168,7 @@ def _image_rows(source, m: Manifest, row: dict, platform: str | None, out: dict[
 
 def _config_row(row: dict, c: ImageConfig) -> dict[str, Any]:
     p = c.platform
-    return {**row, "digest": c.descriptor.digest, "created": c.json.get("created") if isinstance(c.json, dict) else None,
+    return {**row, "digest": c.descriptor.digest, "created": c.created,
             "os": p.os if p else None, "architecture": p.architecture if p else None,
             "variant": p.variant if p else None, "entrypoint": to_json(c.entrypoint), "cmd": to_json(c.cmd),
             "user": c.user, "working_dir": c.working_dir, "env": to_json(c.env), "labels": to_json(c.labels)}

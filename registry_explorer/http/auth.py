@@ -11,12 +11,12 @@ the registry's own host, never from a host it redirected us to (gate rule R2).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
+from ..core import jsontext
 from ..core.errors import Denied, ProtocolError, Unauthorized
 from ..core.redact import redact_url
 from .challenge import Challenge, parse_challenges
@@ -261,8 +261,8 @@ def token_body(resp: Response) -> dict:
     """Read a token response (capped) and record only its redacted form and the token's claims."""
     raw = resp.read_all(TOKEN_LIMIT, "token response")
     try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
+        obj = jsontext.loads(raw)
+    except ValueError:
         raise Unauthorized("the token response is not JSON", status=resp.status) from None
     body = obj if isinstance(obj, dict) else {}
     ex = resp.exchange

@@ -14,11 +14,11 @@ distribution paginates with `Link: <...>; rel="next"` (RFC 8288), relative to th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from ..core import jsontext
 from ..core import mediatypes as mt
 from ..core.errors import InvalidManifest, NotFound, ProtocolError, RegistryError, TooLarge
 from ..core.limits import LIST_BYTES_LIMIT, LIST_ITEMS_LIMIT, MAX_PAGES, PAGE_LIMIT, PAGE_SIZE, REFERRERS_LIMIT
@@ -105,8 +105,8 @@ def fresh_rows(rows: Iterable, known: set, key: Callable[[Any], Any] | None = No
 def json_list(body: bytes, key: str, what: str) -> list:
     """The list under `key` in a JSON page (`"repositories": null`, as ACR sends, is empty)."""
     try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
+        doc = jsontext.loads(body)
+    except ValueError:
         raise ProtocolError(f"{what} page is not JSON", what=what) from None
     items = doc.get(key) if isinstance(doc, dict) else None
     if items is None:

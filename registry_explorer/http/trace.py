@@ -8,7 +8,6 @@ record is created, so nothing downstream (frames, HTML, curl) can leak them.
 from __future__ import annotations
 
 import base64
-import json
 import shlex
 import threading
 from collections import deque
@@ -20,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 # Redaction lives in redact.py (the bottom of the package); these names are re-exported for callers.
+from ..core import jsontext
 from ..core.redact import REDACTED, SECRET_HEADERS, redact_body, redact_form, redact_headers, redact_url
 from .values import lenient_int
 
@@ -39,7 +39,7 @@ def decode_jwt(token: str) -> dict[str, Any] | None:
     if len(parts) != 3:
         return None
     try:
-        header, claims = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in parts[:2])
+        header, claims = (jsontext.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in parts[:2])
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(header, dict) or not isinstance(claims, dict):

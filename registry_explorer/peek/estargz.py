@@ -18,6 +18,7 @@ import struct
 import tarfile
 import zlib
 
+from ..core import jsontext
 from ..core.errors import DigestMismatch, InvalidManifest
 from ..core.models import Descriptor
 from ..layers.tar import entry_from_tarinfo
@@ -138,7 +139,7 @@ def index_from_toc(toc: bytes, layer_digest: str, layer_size: int, media_type: s
     """The `estargz-toc` index of a TOC whose digest was already checked (also what a stored copy is rebuilt from)."""
     what = f"eStargz layer {layer_digest}"
     try:
-        doc = json.loads(toc)
+        doc = jsontext.loads(toc)
         items = [e for e in doc["entries"] if isinstance(e, dict) and e.get("type") != "chunk"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidManifest(f"{what}: unreadable TOC ({exc})") from None

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import zstandard
 
+from ..core import jsontext
 from ..core.errors import InvalidManifest
 from ..layers.tar import Entry
 
@@ -154,7 +155,7 @@ class LayerIndex:
                 raise ValueError("bad magic")
             n, z = struct.unpack(">QQ", raw[len(_MAGIC):len(_MAGIC) + 16])
             start = len(_MAGIC) + 16
-            doc = json.loads(raw[start:start + n])
+            doc = jsontext.loads(raw[start:start + n])
             zran = raw[start + n:start + n + z]
             t = int(doc["toc_length"])
             toc, tail = raw[start + n + z:start + n + z + t], raw[start + n + z + t:]
