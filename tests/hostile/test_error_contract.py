@@ -161,7 +161,10 @@ PINNED = {
     "deep-json-config": Plan(raw={"config": lambda b: b"[" * 100_000 + b"]" * 100_000}),
     "nan-size": Plan(json={"manifest": lambda d: {**d, "layers": [{**d["layers"][0], "size": float("nan")}]}}),
     "embedded-data-unknown-algorithm": Plan(json={"manifest": lambda d: {**d, "config": {
-        **d["config"], "digest": "md5:0123", "data": "e30="}}}),
+        **d["config"], "digest": "md5:0123", "size": 2, "data": "e30="}}}),
+    "deep-json-toc": Plan(raw={"toc": lambda b: b"[" * 100_000 + b"]" * 100_000}),
+    "media-type-not-a-string": Plan(json={"signature": lambda d: {**d, "layers": [
+        {**d["layers"][0], "mediaType": ["x"]}], "config": {**d["config"], "mediaType": {"a": 1}}}}),
     "config-fields-of-the-wrong-type": Plan(json={"config": lambda d: {
         **d, "os": 5, "variant": ["v7"], "created": 1.5, "config": {"User": 0, "WorkingDir": {}, "Cmd": "sh"},
         "history": [{"created_by": 7, "created": False}]}}),
