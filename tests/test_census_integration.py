@@ -24,6 +24,7 @@ from helpers.census import assert_same_tables, census_registry, client, read_par
 from helpers.proxy import FaultProxy
 
 import registry_explorer as rx
+from registry_explorer.census_engine.journal import partition_dir
 from registry_explorer.frames.census_tables import TABLES
 
 pytestmark = pytest.mark.integration
@@ -71,9 +72,9 @@ def test_threads_processes_and_a_dask_cluster_write_the_same_parquet(reg, tmp_pa
     assert_same_tables(a, threads.tables)
     assert_same_tables(a, read_parquet_tables(tmp_path / "procs", TABLES))
     assert_same_tables(a, read_parquet_tables(tmp_path / "dask", TABLES))
-    # partitioned by repository: one directory per repository, names percent-encoded
+    # partitioned by repository: one directory per repository, named by a short key (the name is a column)
     parts = sorted(p.name for p in (tmp_path / "threads" / "layers").iterdir())
-    assert parts == sorted("repository=" + r.replace("/", "%2F") for r in sample.repositories)
+    assert parts == sorted(partition_dir(r) for r in sample.repositories)
 
 
 _KILLED_CHILD = textwrap.dedent("""

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import registry_explorer as rx
+from registry_explorer.census_engine.journal import part_path
 from registry_explorer.census_engine.run import _pick_tags
 from registry_explorer.census_engine.store import JOURNAL, ParquetSink
 from registry_explorer.frames.census_tables import base_images, census_frame, layer_sharing, tag_timeline
@@ -90,8 +91,8 @@ def test_parquet_journal_drops_orphan_files_and_a_torn_line(tmp_path):
     sink = ParquetSink(tmp_path, ("tags",), meta)
     sink.write("a/b", ["1"], {"tags": [{"repository": "a/b", "tag": "1", "digest": "sha256:1"}]}, listed=False)
     # a killed run: a chunk file written, its journal line torn half-way
-    orphan = tmp_path / "tags" / "repository=a%2Fb" / "part-000002.parquet"
-    orphan.write_bytes((tmp_path / "tags" / "repository=a%2Fb" / "part-000001.parquet").read_bytes())
+    orphan = tmp_path / part_path("tags", "a/b", 2)
+    orphan.write_bytes((tmp_path / part_path("tags", "a/b", 1)).read_bytes())
     with open(tmp_path / JOURNAL, "a") as f:
         f.write('{"seq": 2, "repository": "a/b", "tags": ["2"')
     again = ParquetSink(tmp_path, ("tags",), meta)

@@ -96,7 +96,7 @@ def _pick_tags(names: list[str], tags) -> list[str]:
     if isinstance(tags, int):
         if tags < 0:
             raise ValueError("tags must be >= 0")
-        return ordered[len(ordered) - tags:] if tags else []
+        return ordered[-tags:] if tags else []  # more than there are: all of them
     return [t for t in ordered if tags(t)]
 
 

@@ -5,6 +5,10 @@ the source (registry flags, a docker config path or a named credential provider,
 secret), so a thread, a `ProcessPoolExecutor` worker or a Dask worker can run it. Each worker
 process builds its Client once and reuses it (connections, tokens, the manifest cache).
 
+A partial registry (a mirror that copied some platforms, a garbage-collected attestation or config)
+is common: a child of an index, or a config, that cannot be read is one `errors` row naming it,
+and the rest of the tag's rows stand (the index's own rows - its platforms - included).
+
 Fetching order is what makes a second census cheap: the tag is resolved by HEAD, and everything
 below it (manifests, indexes, configs) is fetched BY DIGEST, which is what the content-addressed
 cache (`Client(cache=...)`) can serve without asking the registry again.
@@ -60,9 +64,10 @@ def run_unit(source_or_settings, registry: str | None, repository: str, tag: str
     return rows
 
 
-def error_row(repository: str | None, tag: str | None, exc: BaseException) -> dict[str, Any]:
-    """The `errors` row for a failure: where, the error class, its message."""
-    return {"repository": repository, "tag": tag, "error": type(exc).__name__, "message": str(exc)}
+def error_row(repository: str | None, tag: str | None, exc: BaseException, what: str | None = None) -> dict[str, Any]:
+    """The `errors` row for a failure: where (and of `what`, below the tag), the error class, its message."""
+    return {"repository": repository, "tag": tag, "error": type(exc).__name__,
+            "message": f"{what}: {exc}" if what else str(exc)}
 
 
 def walk_tag(source, ref, repository: str, tag: str, include: tuple[str, ...],
@@ -84,7 +89,15 @@ def walk_tag(source, ref, repository: str, tag: str, include: tuple[str, ...],
         seen.add(desc.digest)
         if len(seen) > MAX_WALK_MANIFESTS:
             raise InvalidManifest(f"{ref}: more than {MAX_WALK_MANIFESTS} manifests under one tag")
-        doc = source.manifest(ref, descriptor=desc)
+        if parent is None:
+            doc = source.manifest(ref, descriptor=desc)  # the tag itself: its failure is the unit's
+        else:
+            try:
+                doc = source.manifest(ref, descriptor=desc)
+            except RegistryExplorerError as exc:
+                what = f"{desc.digest} ({platform or 'no platform'}), a child of index {parent}"
+                out.setdefault("errors", []).append(error_row(repository, tag, exc, what))
+                continue
         if mt.is_schema1(doc.media_type):
             raise InvalidManifest(f"{ref}: schema1 manifest {doc.digest}; the census reads schema2 and OCI only")
         row = {**where, "manifest_digest": doc.digest}
@@ -131,7 +144,11 @@ def _image_rows(source, m: Manifest, row: dict, platform: str | None, out: dict[
     config = None
     wants_config = {"configs", "history", "layers"} & set(out)
     if wants_config and m.config is not None and mt.is_config(m.config.media_type):
-        config = source.config(m)  # by digest: the cache can serve it
+        try:
+            config = source.config(m)  # by digest: the cache can serve it
+        except RegistryExplorerError as exc:  # garbage-collected or unreadable: the manifest's own rows stand
+            what = f"config {m.config.digest} of {m.digest}"
+            out.setdefault("errors", []).append(error_row(row["repository"], row["tag"], exc, what))
     if "layers" in out:
         hist = align_history(config, len(m.layers)) if config is not None else [None] * len(m.layers)
         diff_ids = config.diff_ids if config is not None else []
@@ -154,7 +171,7 @@ def _image_rows(source, m: Manifest, row: dict, platform: str | None, out: dict[
 
 def _config_row(row: dict, c: ImageConfig) -> dict[str, Any]:
     p = c.platform
-    return {**row, "digest": c.descriptor.digest, "created": c.json.get("created") if isinstance(c.json, dict) else None,
+    return {**row, "digest": c.descriptor.digest, "created": c.created,
             "os": p.os if p else None, "architecture": p.architecture if p else None,
             "variant": p.variant if p else None, "entrypoint": to_json(c.entrypoint), "cmd": to_json(c.cmd),
             "user": c.user, "working_dir": c.working_dir, "env": to_json(c.env), "labels": to_json(c.labels)}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import BinaryIO
 
+from . import jsontext
 from . import mediatypes as mt
 from .errors import DigestMismatch, InvalidManifest, SizeMismatch
 from .reference import DIGEST_HEX_LENGTHS, validate_digest
@@ -33,7 +33,11 @@ def verify(data: bytes, expected: str, *, size: int | None = None, what: str = "
     """Raise SizeMismatch/DigestMismatch unless `data` has `size` bytes and digest `expected`."""
     if size is not None and len(data) != size:
         raise SizeMismatch(size, len(data), what=what)
-    algo = expected.split(":", 1)[0]
+    algo = expected.split(":", 1)[0] if isinstance(expected, str) else ""
+    if algo not in DIGEST_HEX_LENGTHS:
+        # `expected` comes from a document (an embedded descriptor, a TOC): not a ValueError of the caller's.
+        raise InvalidManifest(f"{what}: {str(expected)[:80]!r} is not a sha256 or sha512 digest, so it cannot "
+                              "be verified")
     actual = compute(data, algo)
     if actual != expected:
         raise DigestMismatch(expected, actual, what=what)
@@ -60,9 +64,9 @@ def signed_payload(raw: bytes) -> bytes:
     document around it - is what gets parsed and stored, so what is used is what was verified.
     """
     try:
-        doc = json.loads(raw)
+        doc = jsontext.loads(raw)
         protected = doc["signatures"][0]["protected"]
-        header = json.loads(_b64url(protected))
+        header = jsontext.loads(_b64url(protected))
         length = header["formatLength"]
         tail = _b64url(header["formatTail"])
     except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:

@@ -8,11 +8,11 @@ Spec: https://github.com/opencontainers/image-spec (descriptor.md, manifest.md, 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import jsontext
 from . import mediatypes as mt
 from .digest import compute, signed_payload
 from .errors import InvalidManifest
@@ -22,6 +22,11 @@ from .reference import Reference
 
 def _dict(obj: Any) -> dict:
     return dict(obj) if isinstance(obj, dict) else {}
+
+
+def _text(obj: Any) -> str | None:
+    """A non-empty string from a document, else None."""
+    return obj if isinstance(obj, str) and obj else None
 
 
 def _list(obj: Any) -> list:
@@ -55,8 +60,9 @@ class Descriptor:
                 data = base64.b64decode(obj["data"], validate=True)
             except ValueError:
                 raise InvalidManifest(f"{what} has a 'data' field that is not base64") from None
+        media_type = obj.get("mediaType")
         return cls(
-            media_type=obj.get("mediaType") or "",
+            media_type=media_type if isinstance(media_type, str) else "",
             digest=digest,
             size=size,
             annotations={str(k): str(v) for k, v in _dict(obj.get("annotations")).items()},
@@ -139,9 +145,9 @@ class Manifest(_Document):
         if mt.is_schema1(self.media_type):
             # schema1 lists fsLayers top-most first and gives no sizes.
             return [
-                Descriptor(mt.DOCKER_LAYER_GZIP, fs.get("blobSum", ""), -1)
+                Descriptor(mt.DOCKER_LAYER_GZIP, fs["blobSum"], -1)
                 for fs in reversed(_list(self.json.get("fsLayers")))
-                if isinstance(fs, dict)
+                if isinstance(fs, dict) and isinstance(fs.get("blobSum"), str)
             ]
         return [Descriptor.from_json(x, what=f"layer {i}") for i, x in enumerate(_list(self.json.get("layers")))]
 
@@ -237,8 +243,8 @@ def parse_manifest(
 
 def _json_object(raw: bytes) -> dict:
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        doc = jsontext.loads(raw)
+    except ValueError as exc:
         raise InvalidManifest(f"manifest is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise InvalidManifest("manifest is not a JSON object")
@@ -266,8 +272,8 @@ class ImageConfig:
     def parse(cls, raw: bytes, descriptor: Descriptor) -> ImageConfig:
         """Parse config bytes that were already verified against `descriptor`."""
         try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            doc = jsontext.loads(raw)
+        except ValueError as exc:
             raise InvalidManifest(f"config {descriptor.digest} is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise InvalidManifest(f"config {descriptor.digest} is not a JSON object")
@@ -277,12 +283,14 @@ class ImageConfig:
     def _config(self) -> dict:
         return _dict(self.json.get("config"))
 
-    os = property(lambda self: self.json.get("os"), doc="Operating system, e.g. 'linux'.")
-    architecture = property(lambda self: self.json.get("architecture"), doc="CPU architecture, e.g. 'amd64'.")
-    variant = property(lambda self: self.json.get("variant"), doc="CPU variant, e.g. 'v7'.")
-    os_version = property(lambda self: self.json.get("os.version"), doc="OS version (Windows).")
-    created = property(lambda self: self.json.get("created"), doc="Creation time as written (may be None).")
-    author = property(lambda self: self.json.get("author"), doc="Author, if recorded.")
+    # A config is the server's JSON: a field of the wrong type (`"User": 5`) reads as absent, so every
+    # property has the type it says (tables, Parquet and HTML downstream rely on it).
+    os = property(lambda self: _text(self.json.get("os")), doc="Operating system, e.g. 'linux'.")
+    architecture = property(lambda self: _text(self.json.get("architecture")), doc="CPU architecture, e.g. 'amd64'.")
+    variant = property(lambda self: _text(self.json.get("variant")), doc="CPU variant, e.g. 'v7'.")
+    os_version = property(lambda self: _text(self.json.get("os.version")), doc="OS version (Windows).")
+    created = property(lambda self: _text(self.json.get("created")), doc="Creation time as written (may be None).")
+    author = property(lambda self: _text(self.json.get("author")), doc="Author, if recorded.")
 
     @property
     def platform(self) -> Platform | None:
@@ -309,12 +317,12 @@ class ImageConfig:
     @property
     def working_dir(self) -> str | None:
         """WorkingDir, or None."""
-        return self._config.get("WorkingDir") or None
+        return _text(self._config.get("WorkingDir"))
 
     @property
     def user(self) -> str | None:
         """User, or None."""
-        return self._config.get("User") or None
+        return _text(self._config.get("User"))
 
     @property
     def labels(self) -> dict[str, str]:
@@ -344,10 +352,10 @@ class ImageConfig:
             if isinstance(h, dict):
                 out.append(
                     History(
-                        created=h.get("created"),
-                        created_by=h.get("created_by"),
-                        author=h.get("author"),
-                        comment=h.get("comment"),
+                        created=_text(h.get("created")),
+                        created_by=_text(h.get("created_by")),
+                        author=_text(h.get("author")),
+                        comment=_text(h.get("comment")),
                         empty_layer=bool(h.get("empty_layer", False)),
                     )
                 )

@@ -88,8 +88,8 @@ class Platform:
         return cls(
             os=os_,
             architecture=arch,
-            variant=obj.get("variant") or None,
-            os_version=obj.get("os.version") or None,
+            variant=_text(obj.get("variant")),
+            os_version=_text(obj.get("os.version")),
             os_features=tuple(f for f in feats if isinstance(f, str)) if isinstance(feats, list) else (),
         )
 
@@ -154,3 +154,8 @@ def select(wanted: str | Platform, candidates: Sequence[Any]) -> list[int]:
 def describe(candidates: Iterable[Any]) -> list[str]:
     """Platform strings of candidates, for error messages."""
     return [str(c.platform) for c in candidates if getattr(c, "platform", None) is not None]
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string from a document, else None (a number or a list is no variant)."""
+    return value if isinstance(value, str) and value else None

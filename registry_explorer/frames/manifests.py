@@ -109,7 +109,8 @@ def history(config: ImageConfig, manifest: Manifest | None = None) -> pd.DataFra
     """One row per history entry; `layer_digest` is the layer it produced (None for empty_layer)."""
     rows = history_rows(config, manifest)
     for row in rows:
-        row["created"] = pd.to_datetime(row["created"], utc=True, errors="coerce") if row["created"] else pd.NaT
+        row["created"] = pd.to_datetime(row["created"], utc=True, errors="coerce", format="ISO8601") \
+            if row["created"] else pd.NaT  # ISO 8601 only: a server's free text is NaT, not a dateutil guess
     return _frame(rows, HISTORY_COLUMNS)
 
 

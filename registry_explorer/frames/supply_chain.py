@@ -18,7 +18,8 @@ __all__ = ["SUPPLY_COLUMNS", "supply_chain", "supply_chain_frame"]
 
 
 def supply_chain_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per attached object: kind, type, found, subject, digest, size, media_type, manifest, verified."""
+    """One row per attached object: kind, type, found, subject, digest, size, media_type, manifest, verified,
+    and `error` (None, or why the object the row stands for could not be read)."""
     df = pd.DataFrame([{c: r.get(c) for c in SUPPLY_COLUMNS} for r in rows], columns=SUPPLY_COLUMNS)
     df["size"] = df["size"].astype("Int64")
     df["verified"] = df["verified"].fillna(False).astype(bool)

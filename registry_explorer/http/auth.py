@@ -11,12 +11,12 @@ the registry's own host, never from a host it redirected us to (gate rule R2).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
+from ..core import jsontext
 from ..core.errors import Denied, ProtocolError, Unauthorized
 from ..core.redact import redact_url, remember
 from .challenge import Challenge, parse_challenges
@@ -40,15 +40,19 @@ TOKEN_LIMIT = 1 << 20
 TokenSender = Callable[[str, str, dict, "dict | None", "list | None"], Response]
 
 
+# (registry API host, realm, service, scopes, "credential" or "anonymous"): see AuthFlow._token.
+TokenKey = tuple[str, ...]
+
+
 class TokenCache:
-    """Bearer tokens per (realm, service, scope), kept until `expires_in` runs out."""
+    """Bearer tokens per (registry, realm, service, scope, identity), kept until `expires_in` runs out."""
 
     def __init__(self, clock=time.monotonic):
-        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._tokens: dict[TokenKey, tuple[str, float]] = {}
         self._lock = threading.Lock()
         self._clock = clock
 
-    def get(self, key: tuple[str, str, str]) -> str | None:
+    def get(self, key: TokenKey) -> str | None:
         """A live token for key, or None."""
         with self._lock:
             hit = self._tokens.get(key)
@@ -57,7 +61,7 @@ class TokenCache:
             self._tokens.pop(key, None)
             return None
 
-    def put(self, key: tuple[str, str, str], token: str, expires_in: float | None) -> None:
+    def put(self, key: TokenKey, token: str, expires_in: float | None) -> None:
         """Remember a token for `expires_in` seconds (60 when not given, as the spec says)."""
         life = json_seconds(expires_in, default=DEFAULT_TOKEN_LIFETIME, maximum=MAX_TOKEN_LIFETIME)
         life = max(life, DEFAULT_TOKEN_LIFETIME)
@@ -65,7 +69,7 @@ class TokenCache:
         with self._lock:
             self._tokens[key] = (token, self._clock() + life - TOKEN_EXPIRY_MARGIN)
 
-    def drop(self, key: tuple[str, str, str]) -> None:
+    def drop(self, key: TokenKey) -> None:
         """Forget a token the registry rejected."""
         with self._lock:
             self._tokens.pop(key, None)
@@ -187,8 +191,12 @@ class AuthFlow:
         scopes = sorted(set(scope.split()))
         binding = self.binding(api_host)
         send_cred = cred if (cred and self.gate.refusal(binding, realm_text) is None) else None
-        # Anonymous and credentialed tokens are kept apart: one must never stand in for the other.
-        key = (realm_text, service, " ".join(scopes) + (" +credentials" if send_cred else ""))
+        # A token stands only for what paid for it: this registry's credential, or none. Two
+        # registries may share a realm and service (one auth server for several) and a scope names
+        # only the repository, so without the registry alice's token for one would be sent for
+        # bob's credentials on the other; a registry has one credential, so (registry, with or
+        # without it) says whose token it is.
+        key = (api_host, realm_text, service, " ".join(scopes), "credential" if send_cred else "anonymous")
         if refresh:
             self.tokens.drop(key)
         else:
@@ -254,8 +262,8 @@ def token_body(resp: Response) -> dict:
     """Read a token response (capped) and record only its redacted form and the token's claims."""
     raw = resp.read_all(TOKEN_LIMIT, "token response")
     try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
+        obj = jsontext.loads(raw)
+    except ValueError:
         raise Unauthorized("the token response is not JSON", status=resp.status) from None
     body = obj if isinstance(obj, dict) else {}
     ex = resp.exchange

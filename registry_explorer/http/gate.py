@@ -9,14 +9,18 @@ host that should never see the secret. Every outgoing request that would carry a
 =====  ==================================================================  ========
 rule   the URL ...                                                         secret?
 =====  ==================================================================  ========
-R1     is on the registry's own host:port                                  yes*
+R1     is on the registry's own host:port (the same name on another port   yes*
+       is another host)
 R2     is the realm named by the registry's OWN challenge (a challenge     yes*
-       from a host the registry redirected us to is never adopted)
-R3     is any other host: a redirect target, a Link on another host, a     no
-       realm named by someone else
+       from a host the registry redirected us to is never adopted), for
+       a token request; token requests never follow redirects
+R3     is any other host: a redirect target (even one that happens to be  no
+       the realm's URL), a Link on another host, a realm named by
+       someone else
 R4     uses plain http, unless the registry is listed in insecure= (the    no
        user's opt-in to http credentials) and that exact host:port is
-       the registry, loopback, or listed too  (applies to R1 and R2)
+       the registry, loopback, or listed too  (applies to R1 and R2);
+       a redirect from https to http is refused at every hop
 R5     is a private, loopback or link-local address while the registry     no
        is public, unless allow_private_redirects=True  (R1 and R2 alike)
 =====  ==================================================================  ========
@@ -24,6 +28,20 @@ R5     is a private, loopback or link-local address while the registry     no
 (*) if R4 and R5 allow it. An anonymous token is no one's secret: only R3 and R5 apply to it.
 R5 also forbids *contacting* such a realm or redirect target at
 all: it is the SSRF guard, and a realm is as much a server-chosen URL as a Location.
+
+At depth (tests/hostile/test_gate_depth.py, test_gate_lists.py):
+- Redirect chains: every hop is judged against the registry, never against the hop before it.
+  `Authorization` stays only while the chain is on the registry's own host:port (R1); dropped at
+  the first host change, it is never added back, even when a later hop returns to the registry.
+  R4's downgrade refusal and R5 apply to every hop, not only the first.
+- Names: a name is private when ANY address it resolves to is (one public and one private answer
+  count as private). Only `localhost` and names ending in `.localhost` are loopback by name
+  (RFC 6761 section 6.3): `notlocalhost` and `localhost.evil.test` are resolved like any name.
+- Tokens are cached per (registry, realm, service, scope, credential-or-anonymous): an anonymous
+  token and a credentialed one never stand in for each other, nor do two registries' tokens when
+  they share a realm and service.
+- Paginated lists end at a page already read (the first page included, a page known by its host,
+  path and query pairs in any order) or at a page whose rows were all listed already.
 """
 
 from __future__ import annotations

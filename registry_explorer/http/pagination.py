@@ -4,16 +4,21 @@ distribution paginates with `Link: <...>; rel="next"` (RFC 8288), relative to th
 (spec: "Listing Tags", "Listing Referrers"). A server controls those links, so:
 - a link is followed only on the host the first request went to, before any redirect; a link
   to another host is refused (credentials would otherwise follow it, and so would we);
-- a link seen before ends the walk (a page that links to itself would loop forever);
+- a link to a page already read ends the walk: the first page counts (a link back to it is the
+  commonest cycle), and a page is known by its host, path and query pairs in any order, so
+  `?n=1&last=a` and `?last=a&n=1` are one page;
+- a page whose rows were all listed already ends the walk too (a cycle under fresh URLs), and
+  no row is listed twice;
 - every list has a total bound (limits.py), past which the answer is TooLarge.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from ..core import jsontext
 from ..core import mediatypes as mt
 from ..core.errors import InvalidManifest, NotFound, ProtocolError, RegistryError, TooLarge
 from ..core.limits import LIST_BYTES_LIMIT, LIST_ITEMS_LIMIT, MAX_PAGES, PAGE_LIMIT, PAGE_SIZE, REFERRERS_LIMIT
@@ -39,14 +44,28 @@ def next_link(header: str | None, current: str) -> str | None:
     return None
 
 
+def page_key(url: str) -> str:
+    """Which page a URL names: scheme, host:port, path and the query's pairs in any order; no fragment."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{parts.scheme.lower()}://{netloc(url)}{unquote(parts.path) or '/'}?{query}"
+
+
 def pages(fetch: PageFetcher, api_host: str, what: str) -> Iterator[tuple[Any, bytes]]:
     """Each page as (response, body bytes), following next links on `api_host` only, within the bounds."""
     url: str | None = None
-    seen: set[str] = set()
+    seen: set[str] = set()  # every page read, the first included, by page_key
     total = 0
     for _ in range(MAX_PAGES):
         resp = fetch(url)
         link, current = resp.headers.get("Link"), resp.url
+        if url is not None and page_key(current) in seen:
+            resp.close()
+            return  # redirected to a page already read
+        seen.update(page_key(u) for u in (url, current) if u)
         body = resp.read_all(PAGE_LIMIT, f"{what} page")
         total += len(body)
         if total > LIST_BYTES_LIMIT:
@@ -57,18 +76,37 @@ def pages(fetch: PageFetcher, api_host: str, what: str) -> Iterator[tuple[Any, b
             return
         if netloc(nxt) != api_host:
             raise RegistryError(f"refusing {what} pagination link to another host: {netloc(nxt)} is not {api_host}")
-        if nxt in seen:
+        if page_key(nxt) in seen:
             return  # a registry that links back to a page it sent would loop forever
-        seen.add(nxt)
         url = nxt
     raise RegistryError(f"{what} has more than {MAX_PAGES} pages")
+
+
+def fresh_rows(rows: Iterable, known: set, key: Callable[[Any], Any] | None = None) -> list | None:
+    """The rows of one page not listed before (each once, by `key` or by themselves), recorded in `known`.
+
+    None when the page had rows and every one was listed already: a cycle through URLs that
+    differ, which the caller ends the list on.
+    """
+    rows = list(rows)
+    if key is None:  # names: hashable themselves, and a list may hold a million of them
+        out = [r for r in dict.fromkeys(rows) if r not in known]
+        known.update(out)
+    else:
+        out = []
+        for r in rows:
+            k = key(r)
+            if k not in known:
+                known.add(k)
+                out.append(r)
+    return None if rows and not out else out
 
 
 def json_list(body: bytes, key: str, what: str) -> list:
     """The list under `key` in a JSON page (`"repositories": null`, as ACR sends, is empty)."""
     try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
+        doc = jsontext.loads(body)
+    except ValueError:
         raise ProtocolError(f"{what} page is not JSON", what=what) from None
     items = doc.get(key) if isinstance(doc, dict) else None
     if items is None:
@@ -90,8 +128,12 @@ def names(transport, registry: str, path: str, scope: str, key: str, page_size: 
 
     api_host = transport.base_url(registry).split("://", 1)[1]
     out: list[str] = []
+    known: set[str] = set()
     for _resp, body in pages(fetch, api_host, f"{purpose} of {registry}"):
-        out.extend(str(x) for x in json_list(body, key, purpose))
+        fresh = fresh_rows([str(x) for x in json_list(body, key, purpose)], known)
+        if fresh is None:
+            break
+        out.extend(fresh)
         if len(out) > LIST_ITEMS_LIMIT:
             raise TooLarge(f"{purpose} of {registry}", LIST_ITEMS_LIMIT, len(out), hint=" (counted in entries)")
     return out
@@ -128,11 +170,15 @@ def referrers(client, ref, digest: str, artifact_type: str | None) -> list:
         return resp
 
     api_host = client.transport.base_url(ref.registry).split("://", 1)[1]
+    known: set[str] = set()
     for resp, body in pages(fetch, api_host, f"referrers of {digest}"):
         if missing:
             return _referrers_by_tag(client, ref, digest, artifact_type)
         filtered = filtered or "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
-        out.extend(parse_manifest(body, mt.OCI_INDEX).manifests)
+        fresh = fresh_rows(parse_manifest(body, mt.OCI_INDEX).manifests, known, lambda d: d.digest)
+        if fresh is None:
+            break
+        out.extend(fresh)
         if len(out) > REFERRERS_LIMIT:
             raise TooLarge(f"referrers of {digest}", REFERRERS_LIMIT, len(out), hint=" (counted in descriptors)")
     # Registries may ignore the filter; apply it ourselves unless they say they did.

@@ -2,7 +2,9 @@
 
 Registries redirect blob GETs to object storage (S3, GCS, a CDN); that is normal. What is not:
 - `Authorization` reaching the storage host. Whether it may go is the gate's decision (R3):
-  only the registry's own host keeps it.
+  only the registry's own host:port keeps it (R1). A redirect target is never "the realm" (R2
+  is for token requests, which are never redirected), and once a hop has left the registry the
+  header is gone for the rest of the chain, even if a later hop comes back.
 - a downgrade from https to plain http, which would expose the request to the network;
 - a public registry sending us to this machine or its private network (SSRF, gate rule R5);
 - a scheme other than http(s), or a malformed `Location` (ProtocolError).
@@ -28,6 +30,7 @@ def follow(send: Callable[[str, str, dict], Response], method: str, url: str, he
     """Send, then follow `Location` hops; the answer's `.redirected` says whether it left the first URL."""
     current, hdrs = url, dict(headers)
     previous = None  # the trace record of the hop that sent us here
+    own = Binding(binding.host)  # the registry's host alone: a redirect target is never its realm
     for _ in range(MAX_REDIRECTS + 1):
         resp = send(method, current, hdrs)
         resp.redirected = current != url
@@ -43,9 +46,10 @@ def follow(send: Callable[[str, str, dict], Response], method: str, url: str, he
         if current.startswith("https:") and nxt.startswith("http:"):
             raise ConnectionFailed(f"refusing redirect from https to plain http ({netloc(current)} -> "
                                    f"{netloc(nxt)})", url=redact_url(nxt), kind="redirect")
-        if "Authorization" in hdrs and gate.refusal(binding, nxt):
-            # Credentials belong to the registry, not to the storage it redirects to.
+        if "Authorization" in hdrs and gate.refusal(own, nxt):
+            # Credentials belong to the registry, not to the storage it redirects to; dropped for good.
             del hdrs["Authorization"]
+        # Every hop, not only the first: the registry (not the previous hop) is who must be private.
         why = gate.private_refusal(binding.host, nxt)
         if why:
             raise ConnectionFailed(f"refusing redirect from {why}", url=redact_url(nxt), kind="redirect")

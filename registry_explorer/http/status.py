@@ -7,8 +7,7 @@ only there to be shown. Messages say what to do next, and never contain a creden
 
 from __future__ import annotations
 
-import json
-
+from ..core import jsontext
 from ..core.errors import ConnectionFailed, Denied, NotFound, ProtocolError, RegistryError, TooLarge, Unauthorized
 from ..core.redact import redact_url
 from .challenge import parse_challenges
@@ -33,8 +32,8 @@ def read_errors(resp: Response) -> list[dict]:
     except (TooLarge, ConnectionFailed, ProtocolError):
         return []
     try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
+        obj = jsontext.loads(raw)
+    except ValueError:
         return []
     errs = obj.get("errors") if isinstance(obj, dict) else None
     return [e for e in errs if isinstance(e, dict)] if isinstance(errs, list) else []

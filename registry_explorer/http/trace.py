@@ -9,7 +9,6 @@ and nothing downstream (frames, HTML, curl, `rx`) can leak them.
 from __future__ import annotations
 
 import base64
-import json
 import posixpath
 import re
 import shlex
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 # Redaction lives in redact.py (the bottom of the package); these names are re-exported for callers.
+from ..core import jsontext
 from ..core.redact import (
     REDACTED,
     SECRET_HEADERS,
@@ -70,7 +70,7 @@ def decode_jwt(token: str) -> dict[str, Any] | None:
     if len(parts) != 3:
         return None
     try:
-        header, claims = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in parts[:2])
+        header, claims = (jsontext.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in parts[:2])
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(header, dict) or not isinstance(claims, dict):

@@ -14,13 +14,13 @@ is on the machines that would make its test fixtures, so it would be code withou
 from __future__ import annotations
 
 import io
-import json
 import lzma
 import re
 import struct
 import zipfile
 import zlib
 
+from ..core import jsontext
 from ..core.errors import InvalidManifest, TooLarge
 from .records import MAX_METADATA_BYTES, PackageRecord, check_size, field
 
@@ -51,7 +51,7 @@ def parse_npm_package_json(data: bytes, path: str) -> list[PackageRecord]:
     what = f"npm package.json {path}"
     check_size(data, MAX_METADATA_BYTES, what)
     try:
-        doc = json.loads(bytes(data).decode("utf-8"))
+        doc = jsontext.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidManifest(f"{what}: not JSON ({exc.__class__.__name__})")
     if not isinstance(doc, dict):

@@ -20,6 +20,7 @@ import struct
 import tarfile
 import zlib
 
+from ..core import jsontext
 from ..core.errors import DigestMismatch, InvalidManifest
 from ..core.models import Descriptor
 from ..layers.tar import Entry
@@ -165,7 +166,7 @@ def index_from_toc(toc: bytes, layer_digest: str, layer_size: int, media_type: s
     """
     what = f"eStargz layer {layer_digest}"
     try:
-        doc = json.loads(toc)
+        doc = jsontext.loads(toc)
         items = doc["entries"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidManifest(f"{what}: unreadable TOC ({exc})") from None

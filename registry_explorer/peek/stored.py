@@ -28,6 +28,7 @@ from itertools import accumulate
 
 import zstandard
 
+from ..core import jsontext
 from ..core.errors import InvalidManifest
 from ..layers.tar import Entry
 from .index import BLOCK, BLOCK_KINDS, TOC_KINDS, Digests, IndexEntry, LayerIndex
@@ -139,7 +140,7 @@ def decode(head: bytes, *, layer_digest: str, load_group=None) -> LayerIndex:
             raise ValueError("not this version's stored index")
         (n,) = struct.unpack(">Q", raw[len(_MAGIC):len(_MAGIC) + 8])
         at = len(_MAGIC) + 8
-        doc = json.loads(raw[at:at + n])
+        doc = jsontext.loads(raw[at:at + n])
         at += n
         parts = []
         for size in doc["parts"]:

@@ -63,6 +63,18 @@ def _int(value, what: str, default: int = 0) -> int:
     return value
 
 
+def _text(e: dict, key: str, what: str = "") -> str:
+    """A string field of a TOC entry ("" when absent); a TOC is JSON a server wrote, so a list here is damage."""
+    value = e.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        if not what:  # the caller words its own refusal
+            return ""
+        raise InvalidManifest(f"{what}: a TOC {key} is not a string ({str(value)[:40]!r})")
+    return value
+
+
 def _mtime(value, what: str) -> float:
     if not value:
         return 0.0
@@ -93,7 +105,8 @@ def entries_from_toc(items, what: str, data_end: int) -> list[IndexEntry]:
 
 
 def _entry(e: dict, parts: list[dict], what: str, starts: list[int], data_end: int, mtimes: dict) -> IndexEntry:
-    name, kind = e.get("name"), _KINDS.get(e.get("type"))
+    name, kind = e.get("name"), _text(e, "type")
+    kind = _KINDS.get(kind) if kind else None
     if not isinstance(name, str) or not name or kind is None:
         raise InvalidManifest(f"{what}: TOC entry {str(name)[:200]!r} has no name or an unknown type "
                               f"{str(e.get('type'))[:40]!r}")
@@ -101,11 +114,11 @@ def _entry(e: dict, parts: list[dict], what: str, starts: list[int], data_end: i
     mode, uid, gid = e.get("mode", 0), e.get("uid", 0), e.get("gid", 0)
     if not all(type(v) is int for v in (size, mode, uid, gid)) or size < 0:  # type(): a bool is no number here
         raise InvalidManifest(f"{what}: TOC entry {name[:200]!r} has a size, mode or owner that is not a number")
-    stamp = e.get("modtime") or ""
+    stamp = _text(e, "modtime", what)
     mtime = mtimes.get(stamp)
     if mtime is None:
         mtime = mtimes[stamp] = _mtime(stamp, what)
-    entry = entry_from_fields(name, kind, size, mode, uid, gid, mtime, str(e.get("linkName") or ""))
+    entry = entry_from_fields(name, kind, size, mode, uid, gid, mtime, _text(e, "linkName", what))
     if kind != "file":
         return IndexEntry(entry)
     if not size:  # as the verified pass records it, so rx.diff compares alike across chains

@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 
 import zstandard
 
+from ..core import jsontext
 from ..core.errors import DigestMismatch, InvalidManifest
 from ..core.models import Descriptor
 from ..layers.compress import ZSTD_MAX_WINDOW
@@ -127,7 +128,7 @@ def index_from_zstd_toc(compressed: bytes, layer_digest: str, layer_size: int, m
     if not raw or len(raw) > MAX_TOC_BYTES:
         raise InvalidManifest(f"{what}: the TOC does not inflate to at most {MAX_TOC_BYTES} bytes")
     try:
-        items = json.loads(raw)["entries"]
+        items = jsontext.loads(raw)["entries"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidManifest(f"{what}: unreadable TOC ({exc})") from None
     entries = entries_from_toc(items, what, toc_offset - _SKIPPABLE_HEADER)

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..core import jsontext
 from ..core import mediatypes as mt
 from ..core.digest import manifest_digest
 from ..core.errors import (
@@ -166,8 +167,8 @@ class Layout(SourceBase):
     def _index(self) -> dict:
         raw = _read_capped(self.path / "index.json", MANIFEST_LIMIT, "index.json")
         try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
+            doc = jsontext.loads(raw)
+        except ValueError as exc:
             raise InvalidManifest(f"{self.path}/index.json is not JSON: {str(exc)[:200]}") from None
         return doc if isinstance(doc, dict) else {}
 

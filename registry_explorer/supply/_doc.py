@@ -12,6 +12,7 @@ import binascii
 import json
 from typing import Any
 
+from ..core import jsontext
 from ..core.errors import InvalidAttestation, TooLarge
 
 # A DSSE envelope or in-toto statement: provenance is KBs; SBOM statements of large images reach
@@ -48,8 +49,8 @@ def load_json(raw: Any, limit: int, what: str) -> tuple[bytes, dict]:
     """(bytes, parsed JSON object) of a document under `limit`; InvalidAttestation when not a JSON object."""
     data = check_size(raw, limit, what)
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        doc = jsontext.loads(data)
+    except ValueError as exc:
         raise InvalidAttestation(f"not valid JSON: {str(exc)[:120]}", what=what) from None
     if not isinstance(doc, dict):
         raise InvalidAttestation("not a JSON object", what=what)

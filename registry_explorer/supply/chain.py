@@ -6,6 +6,11 @@ Three places hold them (each row says which):
   an index), from the API or, where the registry lacks it (distribution 2.8), the `sha256-<hex>` index;
 - "cosign tag": cosign's `sha256-<hex>.sig` / `.att` / `.sbom` tags, one row per layer.
 `verified` is True only for a signature layer that verify_cosign accepted with the given key.
+
+Registries are often partial: a mirror copies some platforms, a garbage collector removes an
+attestation. One attached document that cannot be read is one row with `error` set (the error
+class and message), typed and tied from what the index itself says (its kind, the image its
+`vnd.docker.reference.digest` names, its size); the rest of the table stands, as in the census.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from ..core.models import Index, Manifest
 from .buildkit import decode_attestation_manifest, decode_index_attestations
 from .cosign import TAG_SUFFIXES, tag_for
 
-__all__ = ["SUPPLY_COLUMNS", "kind_of", "supply_chain_rows"]
+__all__ = ["SUPPLY_COLUMNS", "error_text", "kind_of", "supply_chain_rows"]
 
-SUPPLY_COLUMNS = ["kind", "type", "found", "subject", "digest", "size", "media_type", "manifest", "verified"]
+SUPPLY_COLUMNS = ["kind", "type", "found", "subject", "digest", "size", "media_type", "manifest", "verified", "error"]
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
 
@@ -71,12 +76,26 @@ def _cosign_rows(client, ref, digest: str, verified_layers: set[str]) -> list[di
     return rows
 
 
+def error_text(exc: BaseException) -> str:
+    """How a row says what could not be read: the error class, then its message."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _attestation_rows(client, ref, index: Index) -> list[dict]:
     rows = []
     for link in decode_index_attestations(index.raw).links:
         desc = next((d for d in index.manifests if d.digest == link.attestation_digest), None)
-        att = client.manifest(ref.with_digest(link.attestation_digest), descriptor=desc)
-        for layer in decode_attestation_manifest(att.raw).layers:
+        try:
+            att = client.manifest(ref.with_digest(link.attestation_digest), descriptor=desc)
+            layers = decode_attestation_manifest(att.raw).layers
+        except RegistryExplorerError as exc:
+            # Gone (a partial mirror, a garbage collector) or unreadable: the index still says what it was.
+            rows.append(_row(kind="attestation", type=link.reference_type, found="index attestation",
+                             subject=link.subject_digest, size=link.attestation_size,
+                             media_type=desc.media_type if desc is not None else None,
+                             manifest=link.attestation_digest, error=error_text(exc)))
+            continue
+        for layer in layers:
             rows.append(_row(kind=kind_of(None, layer.predicate_type), type=layer.predicate_type or layer.media_type,
                              found="index attestation", subject=link.subject_digest, digest=layer.digest,
                              size=layer.size, media_type=layer.media_type, manifest=att.digest))
@@ -107,6 +126,6 @@ def supply_chain_rows(client, ref: Any, *, public_key: Any = None) -> list[dict[
             rows += _referrer_rows(client, pinned, digest)
         except RegistryExplorerError as exc:
             rows.append(_row(kind="other artifact", type=f"referrers not readable: {exc}", found="referrers",
-                             subject=digest))
+                             subject=digest, error=error_text(exc)))
         rows += _cosign_rows(client, pinned, digest, verified if digest == root.digest else set())
     return rows

@@ -10,10 +10,10 @@ Keyless (Fulcio/Rekor) verification needs the internet; here those fields are sh
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core import jsontext
 from ..core.errors import InvalidAttestation
 from ..core.extras import require
 from ..core.reference import validate_digest
@@ -199,8 +199,8 @@ def _bundle(value: Any) -> dict:
     if not isinstance(value, str):
         return {}
     try:
-        doc = json.loads(value)
-    except (ValueError, RecursionError):
+        doc = jsontext.loads(value)
+    except ValueError:
         raise InvalidAttestation("the Rekor bundle annotation is not JSON", what="cosign signature") from None
     return doc if isinstance(doc, dict) else {}
 

@@ -41,6 +41,10 @@ def open_row(client, ref: Any, row: Any) -> Any:
     get = row.get if hasattr(row, "get") else (lambda k: row[k])
     ref = client.parse(ref)
     digest, media_type, type_hint = get("digest"), get("media_type") or "", get("type") or ""
+    if not isinstance(digest, str) or not digest:
+        # An error row (a document the registry no longer has), or a descriptor without a digest.
+        raise InvalidAttestation(f"this row names no document to open ({get('error') or 'no digest'})",
+                                 what="supply-chain row")
     if str(get("found") or "").startswith("referrers"):
         doc = client.manifest(ref.with_digest(digest))
         if not isinstance(doc, Manifest) or not doc.layers:

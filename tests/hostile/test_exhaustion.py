@@ -34,22 +34,25 @@ def _gave_up(h) -> None:
 
 
 def _referrers_page(n: int) -> bytes:
+    """n referrers; each digest starts with PAGE, which a server replaces with a page number in hex."""
     return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": OCI_MANIFEST, "digest": sha256(f"{n}-{i}".encode()), "size": 100, "artifactType": "x/y"}
-        for i in range(n)]}).encode()
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:PAGE" + sha256(f"{n}-{i}".encode())[11:], "size": 100,
+         "artifactType": "x/y"} for i in range(n)]}).encode()
 
 
 def _pages(kind: str, give_up_after: int, *, self_link: bool = False):
-    """Endless pagination of `kind` (referrers, tags, catalog); each page links to the next (or itself)."""
-    if kind == "referrers":
-        body = _referrers_page(1000)
-        ctype = OCI_INDEX
-    else:
-        # ~3.9 MiB per page: just under the 4 MiB page cap, so only a total bound can stop it.
-        names = [f"{i:08d}-" + "t" * 90 for i in range(int(3.9 * MiB) // 104)]
-        body = json.dumps({"tags" if kind == "tags" else "repositories": names, "name": "repo"}).encode()
-        ctype = "application/json"
+    """Endless pagination of `kind` (referrers, tags, catalog); each page links to the next (or itself).
+
+    Each page lists rows of its own (a page repeating rows already listed ends a list: issue 21)."""
     served = [0]
+
+    # ~3.9 MiB per page: just under the 4 MiB page cap, so only a total bound can stop it.
+    names = [f"PAGE-{i:08d}-" + "t" * 85 for i in range(int(3.9 * MiB) // 104)]
+    template = _referrers_page(1000) if kind == "referrers" else json.dumps(
+        {"tags" if kind == "tags" else "repositories": names, "name": "repo"}).encode()
+
+    def body(page: int) -> tuple[bytes, str]:
+        return template.replace(b"PAGE", b"%04x" % page), OCI_INDEX if kind == "referrers" else "application/json"
 
     def respond(h, s):
         path, _, query = s.path.partition("?")
@@ -59,7 +62,8 @@ def _pages(kind: str, give_up_after: int, *, self_link: bool = False):
         if served[0] > give_up_after:
             return _gave_up(h)
         nxt = s.path if self_link else f"{path}?n=1000&last=p{served[0]}"
-        h.reply(200, body, {"Content-Type": ctype, "Link": f'<{nxt}>; rel="next"'})
+        data, ctype = body(served[0])
+        h.reply(200, data, {"Content-Type": ctype, "Link": f'<{nxt}>; rel="next"'})
     return respond, served
 
 
