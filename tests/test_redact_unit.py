@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_explorer.core.errors import InvalidReference, NotFound
+from registry_explorer.core.errors import InvalidReference, MissingExtra, NotFound
 from registry_explorer.core.redact import (
     REDACTED,
     redact_body,
@@ -129,3 +129,16 @@ def test_curl_script_comments_what_cannot_replay():
     assert lines[5].startswith(f"# GET https://s3.example/b?X-Amz-Signature=***: the 200 answer to the redirect of #{first.seq}")
     assert lines[6].startswith("# config sha256:") and "local cache" in lines[6]
     assert "expects" not in "\n".join(lines), "the token comes from the script's own token line"
+
+
+def test_the_sandbox_password_never_redacts_the_package_name():
+    # A Client remembers the password it holds for the rest of the process; the token sandbox's
+    # demo password was "registry-explorer", after which every pip line and banner read
+    # '<redacted>[census]' (found by CI: a MissingExtra test after the token sandbox's tests).
+    from registry_explorer.sandbox import DEMO_PASSWORD
+
+    remember(DEMO_PASSWORD)
+    msg = str(MissingExtra("registry_explorer_absent", "census", "Census frames"))
+    assert "pip install 'registry-explorer[census]'" in msg
+    assert redact_text(f"registry-explorer sandbox: http://127.0.0.1:5000 {DEMO_PASSWORD}") == \
+        f"registry-explorer sandbox: http://127.0.0.1:5000 {REDACTED}"

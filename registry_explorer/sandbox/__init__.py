@@ -38,8 +38,11 @@ INSTALL_HINT = (
     "                  then seed it: python -m registry_explorer.sandbox --seed 127.0.0.1:5000"
 )
 # Demo credentials for the token-auth mode: a teaching sandbox on loopback, printed on purpose.
+# The password is a word no message contains: every password a Client holds is scrubbed from all
+# the text it shows for the rest of the process (core/redact.remember), so a password spelled like
+# the package turned `pip install 'registry-explorer[census]'` into `pip install '<redacted>[census]'`.
 DEMO_USER = "student"
-DEMO_PASSWORD = "registry-explorer"
+DEMO_PASSWORD = "sandbox-pw-5u7x"
 PRIVATE_REPOSITORY = "private/hello"
 
 # sample key -> (image key in samples.build_images(), repository, tag)
