@@ -155,6 +155,8 @@ def test_zstd_frames_and_single_frame(peek_images, open_registry, tmp_path):
     assert g.read() == b"single frame\n" * 100 and g.kind == "stream-only" and g.verification == "layer-digest"
 
 
+@pytest.mark.reaches("registry_explorer.imagefs.reader:read_entry#except RangeRefused",
+                     "registry_explorer.imagefs.reader:_stream_entry")
 @pytest.mark.parametrize("fault", ["ignore", "shift", "416"])
 def test_range_faults_fall_back_to_verified_stream(peek_images, proxy, tmp_path, fault):
     c = _client(proxy, tmp_path)
@@ -170,8 +172,12 @@ def test_range_faults_fall_back_to_verified_stream(peek_images, proxy, tmp_path,
 def test_merged_filesystem_resolution(peek_images, open_registry):
     c = rx.Client(docker_config={})
     ref = f"{open_registry.host}/test/peek:v1"
-    assert c.read_file(ref, "lib/libx.so") == b"\x7fELF lib x\n"
+    assert c.read_file(ref, "lib/libx.so") == b"\x7fELF lib x\n"  # a relative link to a directory
     assert c.read_file(ref, "etc/escape") == b"ID=peek\nVERSION=2\n"  # `..` stops at the image root
+    # The two links the sample builds: an absolute symlink restarts at the image root and reads the
+    # merged file (the upper layer's); a hard link keeps the bytes of its target in its own layer.
+    assert c.read_file(ref, "etc/abs") == b"ID=peek\nVERSION=2\n"
+    assert c.read_file(ref, "etc/hard") == b"ID=peek\n"
     assert c.read_file(ref, "etc/os-release", layer=0) == b"ID=peek\n"
     assert c.read_file(ref, "etc/os-release", limit=3) == b"ID="
     for hidden in ("etc/gone", "cache/old.bin"):
