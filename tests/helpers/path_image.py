@@ -130,15 +130,20 @@ def _layer(members) -> tuple[s.Blob, str]:
     return s.Blob(s.OCI_LAYER_GZIP, gzip.compress(raw, mtime=0)), "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def image(repository: str = "test/paths", tag: str = "v1", upper_extra=()) -> s.TestImage:
-    """The two-layer path-table image (`upper_extra` adds members to the upper layer: another variant)."""
-    layers = [_layer(BASE), _layer([*UPPER, *upper_extra])]
-    config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [d for _, d in layers]},
-              "config": {}, "history": [{"created_by": f"layer {i}"} for i in range(len(layers))]}
+def build(repository: str, tag: str, layers) -> s.TestImage:
+    """An OCI image of gzip layers, each a list of (name, kind, payload) members (base first)."""
+    built = [_layer(members) for members in layers]
+    config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [d for _, d in built]},
+              "config": {}, "history": [{"created_by": f"layer {i}"} for i in range(len(built))]}
     config_blob = s.Blob(s.OCI_CONFIG, json.dumps(config, separators=(",", ":")).encode())
     manifest = {"schemaVersion": 2, "mediaType": s.OCI_MANIFEST, "config": config_blob.descriptor(),
-                "layers": [b.descriptor() for b, _ in layers]}
+                "layers": [b.descriptor() for b, _ in built]}
     root = s.Blob(s.OCI_MANIFEST, json.dumps(manifest, separators=(",", ":")).encode())
-    blobs = {b.digest: b for b in (config_blob, *(b for b, _ in layers), root)}
-    return s.TestImage(name="paths", repository=repository, tag=tag, root=root, blobs=blobs,
-                       push_order=[(tag, root)], extra={"layers": [b for b, _ in layers]})
+    blobs = {b.digest: b for b in (config_blob, *(b for b, _ in built), root)}
+    return s.TestImage(name=repository.rsplit("/", 1)[-1], repository=repository, tag=tag, root=root, blobs=blobs,
+                       push_order=[(tag, root)], extra={"layers": [b for b, _ in built]})
+
+
+def image(repository: str = "test/paths", tag: str = "v1", upper_extra=()) -> s.TestImage:
+    """The two-layer path-table image (`upper_extra` adds members to the upper layer: another variant)."""
+    return build(repository, tag, [BASE, [*UPPER, *upper_extra]])
