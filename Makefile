@@ -58,8 +58,10 @@ bench-smoke: setup $(VENV)/.bench-installed
 bench-profile: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.profiling
 
-# Break the library on purpose, one mutation at a time (scripts/mutations.toml), on a copy of the
-# checkout; every mutation must be caught by the tests it names (< 10 min). Not part of `make test`.
+# Break the library on purpose, one mutation at a time (scripts/mutations.toml), on copies of the
+# checkout (two in parallel); each mutation runs against its AREA of the suite and must be caught
+# there. Prints caught/total per area and the total time. Not part of `make test`.
+# `scripts/mutate.py --area NAME`, `--only ID --pinned` (while writing a test), `--prove` (see its docstring).
 mutate: setup
 	$(BIN)/python scripts/mutate.py
 

@@ -32,8 +32,9 @@ from helpers.clients import PRIVATE_REPO, client_for, seed  # noqa: F401, E402  
 from registry_explorer.sandbox.registry import FLAVOURS, RegistryBinaryMissing, RunningRegistry, start_registry  # noqa: E402 - after the environment above
 from registry_explorer.sandbox.samples import build_images  # noqa: E402 - after the environment above
 
-# images built by real tools (buildah, podman, skopeo, umoci, ctr-remote); the work-tree guard (issue 26)
-pytest_plugins = ["helpers.producer_fixtures", "helpers.worktree_guard"]
+# images built by real tools (buildah, podman, skopeo, umoci, ctr-remote); the work-tree guard (issue 26);
+# the reaches() marker (checked under CI)
+pytest_plugins = ["helpers.producer_fixtures", "helpers.worktree_guard", "helpers.reaches"]
 
 
 @pytest.fixture(scope="session")

@@ -73,8 +73,11 @@ def test_one_failed_blob_cancels_nothing_else(open_registry, images, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in info.value.succeeded)
 
 
-def test_https_to_http_redirect_is_refused(tmp_path):
-    """An https registry redirecting a blob to plain http: refused, no request sent in clear, no file."""
+def test_https_to_http_at_a_single_redirect_is_refused(tmp_path):
+    """An https registry redirecting a blob once, to plain http: refused, no request sent in clear, no file.
+
+    One hop only: a downgrade at a later hop of a chain is pinned in tests/hostile/test_gate_depth.py
+    (test_R4_no_downgrade_to_plain_http_at_any_hop)."""
     import ssl
 
     from registry_explorer.sandbox.certs import make_tls_certs

@@ -141,6 +141,8 @@ def test_second_census_costs_one_head_per_tag(reg, tmp_path):
     assert len(listings) == len(sample.repositories) + 1
 
 
+@pytest.mark.reaches("registry_explorer.census_engine.unit:run_unit#except RegistryExplorerError",
+                     "registry_explorer.census_engine.unit:error_row")
 def test_errors_become_rows_and_the_rest_completes(tmp_path):
     from registry_explorer.sandbox.samples import Blob
     from registry_explorer.sandbox.samples_census import _Store

@@ -125,14 +125,28 @@ def test_writes_are_refused(fs, data_registry):
 
 def test_small_files_are_read_once_then_served_verified_from_memory(data_registry):
     """Ten ranged reads of one small file (what pandas does) cost one blob request in all, not one each;
-    a second file of the same (now indexed) layer costs one Range request."""
+    the later reads come from memory with the chain that verified the first; a second file of the same
+    (now indexed) layer costs one Range request."""
     client = client_for(data_registry)
     files = ImageFS(client, f"{data_registry.host}/demo/data:1.0")
-    files.info("data/table.csv")
-    before = sum(1 for e in client.trace if e.purpose == "blob")
+    files.info("data/table.csv")  # resolving it indexes both layers (table.csv is in the base layer)
+
+    def blob_exchanges():
+        return [e for e in client.trace if e.purpose == "blob"]
+
+    before = len(blob_exchanges())
     for lo in range(0, 300, 30):
         assert files.read("data/numbers.txt", lo, lo + 30) == samples_data.NUMBERS[lo:lo + 30]
-    assert sum(1 for e in client.trace if e.purpose == "blob") - before == 1
+    new = blob_exchanges()[before:]
+    assert len(new) == 1 and "Range" in new[0].request_headers, [e.request_headers for e in new]
+    with files.open("data/numbers.txt") as again:
+        assert (again.requests, again.bytes_moved) == (0, 0), "served from memory: nothing moved"
+        assert again.verification == "verified-index" and again.read() == samples_data.NUMBERS
+    before = len(blob_exchanges())
+    part = "data/parts/part-0.csv"
+    assert files.read_file(part) == samples_data.PARTS[part]
+    new = blob_exchanges()[before:]
+    assert len(new) == 1 and "Range" in new[0].request_headers, "a second file of the layer: one Range request"
     with pytest.raises(PathNotFound):
         files.read("data/draft.csv")
 

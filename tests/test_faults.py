@@ -81,7 +81,11 @@ def test_resolve_falls_back_to_get(proxied, images, fault):
     assert ("GET", 200) in methods
 
 
-def test_redirect_to_other_port_drops_authorization(request, proxied, images, tmp_path):
+def test_single_redirect_to_other_port_drops_authorization(request, proxied, images, tmp_path):
+    """One hop, registry -> blob mirror on another port, on the real registries: no credentials at the mirror.
+
+    Chains (the same registry first, then storage; credentials never added back at a later hop) are
+    pinned in tests/hostile/test_gate_depth.py (test_R1_R3_two_hops_same_registry_then_storage)."""
     proxy, client = proxied
     if request.node.callspec.params["proxied"] == "open":
         # The open registry never challenges, so nothing secret would be sent and the test could not see a

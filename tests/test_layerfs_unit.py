@@ -9,10 +9,12 @@ import io
 import os
 import random
 import tarfile
+import zlib
 
 import pandas as pd
 import pytest
 import zstandard
+from helpers.hostile import bounded
 
 from registry_explorer import layers as layerfs
 from registry_explorer.core.digest import VerifyingReader
@@ -132,10 +134,31 @@ def test_compressions_give_the_same_listing(media_type, encode):
     assert listing(encode(SAMPLE), media_type) == listing(SAMPLE)
 
 
+def _gz_tar_with_one_big_file(size: int) -> bytes:
+    """gzip(tar of `big` with `size` zero bytes, then `b`), built in chunks: the tar itself is never in memory."""
+    comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+    info = tarfile.TarInfo("big")
+    info.size, info.mtime = size, MTIME
+    out = [comp.compress(info.tobuf(tarfile.PAX_FORMAT))]
+    chunk = bytes(1 << 20)
+    for done in range(0, size, len(chunk)):
+        out.append(comp.compress(chunk[: min(len(chunk), size - done)]))
+    out.append(comp.compress(bytes(-size % tarfile.BLOCKSIZE)))
+    small, data = member("b", data=b"x")
+    out.append(comp.compress(small.tobuf(tarfile.PAX_FORMAT) + data + bytes(tarfile.BLOCKSIZE - 1)))
+    out.append(comp.compress(bytes(2 * tarfile.BLOCKSIZE)) + comp.flush())
+    return b"".join(out)
+
+
 def test_contents_are_skipped_not_buffered():
-    big = os.urandom(1 << 20)
-    data = tar_bytes(member("a", data=big), member("b", data=b"x"))
-    assert [(e.path, e.size) for e in listing(gz(data), GZIP)] == [("a", 1 << 20), ("b", 1)]
+    """A layer holding a 200 MiB file is listed with the file's bytes skipped: peak RSS grows far less than 200 MiB."""
+    size = 200 << 20
+    blob = _gz_tar_with_one_big_file(size)
+    assert len(blob) < 2 << 20, "the fixture itself stays small in memory"
+    with bounded(seconds=120, rss=48 << 20) as b:
+        got = [(e.path, e.size) for e in listing(blob, GZIP)]
+    assert got == [("big", size), ("b", 1)]
+    assert b.rss_growth < 48 << 20
 
 
 # --- hostile and damaged input -----------------------------------------------------------------

@@ -48,6 +48,7 @@ def test_hostile_keys_refused(tmp_path, kind, digest):
         Cache(tmp_path).put(kind, digest, b"x")
 
 
+@pytest.mark.reaches("registry_explorer.sources.cache:Cache.get#self.rejected += 1")
 @pytest.mark.parametrize("damage", ["truncate", "flip", "header", "empty"])
 def test_damaged_entry_is_a_miss_and_removed(tmp_path, damage):
     c = Cache(tmp_path)

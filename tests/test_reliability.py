@@ -69,6 +69,7 @@ def test_non_transient_errors_are_not_retried(setup):
     assert waits == []
 
 
+@pytest.mark.reaches('registry_explorer.sources.download:fetch_to#log.info("resuming')
 def test_resume_after_reset_mid_stream(setup, tmp_path):
     proxy, client, ref, big, waits = setup
     proxy.drop_blob_after, proxy.drop_count = 1_000_000, 2
@@ -81,6 +82,7 @@ def test_resume_after_reset_mid_stream(setup, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
+@pytest.mark.reaches('registry_explorer.sources.download:fetch_to#log.info("resuming')
 def test_many_drops_that_make_progress_are_all_resumed(setup, tmp_path):
     """More drops than RESUME_ATTEMPTS, each after 100 kB: only drops *without* progress count."""
     proxy, client, ref, big, waits = setup
@@ -104,13 +106,16 @@ def test_resumes_are_capped_in_total(setup, tmp_path):
     assert info.value.partial.stat().st_size == 1000 * (RESUME_TOTAL_LIMIT + 1), "progress kept for later"
 
 
+@pytest.mark.reaches("registry_explorer.sources.download:fetch_to#the server ignored Range: start over+1")
 def test_restart_when_server_ignores_range(setup, tmp_path):
+    """The resume asks for bytes=700000- and gets the whole blob (200): it starts over and still verifies."""
     proxy, client, ref, big, waits = setup
     proxy.drop_blob_after, proxy.drop_count = 700_000, 1
     proxy.ignore_range = True
     (path,) = client.fetch_blobs(ref, [big], tmp_path)
     assert _verified(path, big)
-    assert [ex.status for ex in client.trace if ex.purpose == "blob"][-1] == 200
+    tries = [ex for ex in client.trace if ex.purpose == "blob"][-2:]
+    assert [(ex.request_headers.get("Range"), ex.status) for ex in tries] == [(None, 200), ("bytes=700000-", 200)]
 
 
 def test_partial_file_kept_then_resumed_by_a_later_call(setup, tmp_path):
@@ -129,6 +134,7 @@ def test_partial_file_kept_then_resumed_by_a_later_call(setup, tmp_path):
     assert last.request_headers.get("Range") == "bytes=900000-" and last.status == 206
 
 
+@pytest.mark.reaches("registry_explorer.sources.download:fetch_to#The leftover partial file was not a prefix+1")
 def test_partial_left_by_another_process_is_verified(setup, tmp_path, images):
     proxy, client, ref, big, waits = setup
     final = tmp_path / big.digest.replace(":", "-")
@@ -136,13 +142,19 @@ def test_partial_left_by_another_process_is_verified(setup, tmp_path, images):
     (tmp_path / (final.name + ".partial")).write_bytes(data[:123_456])
     (path,) = client.fetch_blobs(ref, [big], tmp_path)
     assert _verified(path, big)
+    tries = [ex for ex in client.trace if ex.purpose == "blob"]
+    assert [(ex.request_headers.get("Range"), ex.status) for ex in tries[-1:]] == [("bytes=123456-", 206)], \
+        "the leftover prefix was adopted: only the rest was asked for"
     # A leftover that is not a prefix of the blob is detected and the blob fetched afresh.
     path.unlink()
     (tmp_path / (final.name + ".partial")).write_bytes(b"x" * 50_000)
     (path,) = client.fetch_blobs(ref, [big], tmp_path)
     assert _verified(path, big) and sorted(p.name for p in tmp_path.iterdir()) == [final.name]
+    tries = [ex for ex in client.trace if ex.purpose == "blob"][len(tries):]
+    assert [ex.request_headers.get("Range") for ex in tries] == ["bytes=50000-", None], "resumed, failed its digest, started over"
 
 
+@pytest.mark.reaches('registry_explorer.sources.download:fetch_to#log.info("resuming')
 def test_stalled_body_times_out_and_resumes(setup, tmp_path):
     proxy, client, ref, big, waits = setup
     proxy.stall_blob_after, proxy.stall_seconds = 500_000, 6  # longer than the 2 s read timeout
@@ -206,12 +218,15 @@ def test_wrong_content_length(setup, tmp_path, delta):
     assert _verified(path, big) and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
+@pytest.mark.reaches('registry_explorer.sources.download:fetch_to#log.info("resuming')
 def test_connection_closed_early_is_resumed(setup, tmp_path):
     """Fewer bytes than Content-Length, then a clean close: http.client calls it EOF; we resume."""
     proxy, client, ref, big, waits = setup
     proxy.drop_blob_after, proxy.drop_count = 1_500_000, 1
     (path,) = client.fetch_blobs(ref, [big], tmp_path)
     assert _verified(path, big)
+    tries = [ex for ex in client.trace if ex.purpose == "blob"][-2:]
+    assert [(ex.request_headers.get("Range"), ex.status) for ex in tries] == [(None, 200), ("bytes=1500000-", 206)]
 
 
 @pytest.mark.parametrize("delta", [+100_000, -100_000])
@@ -275,7 +290,10 @@ def test_private_address_predicate():
     assert is_private_host("evil.example.com", resolve) and is_private_host("lan.example.com", resolve)
 
 
-def test_public_registry_redirect_to_private_address_is_refused(setup, tmp_path, monkeypatch):
+def test_public_registry_single_redirect_to_private_address_is_refused(setup, tmp_path, monkeypatch):
+    """One hop, from the real registry (seen as public) to a private mirror: refused until allowed.
+
+    Every hop of a chain is pinned in tests/hostile/test_gate_depth.py (test_R5_private_guard_applies_to_every_hop)."""
     proxy, client, ref, big, waits = setup
     # Pretend the registry on 127.0.0.1 is public (gate.is_private is the seam); the blob redirect
     # goes to the mirror, named "localhost", which is private.

@@ -22,7 +22,7 @@ from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
-from ..core.errors import NotFound, PathNotFound, RegistryExplorerError
+from ..core.errors import NotFound, PathNotFound, RegistryExplorerError, SymlinkLoop
 from ..imagefs.filesystem import ImageFS
 from ..sources.remote import Client
 from . import dockerpath
@@ -92,7 +92,7 @@ class DockerFileSystem(AbstractFileSystem, metaclass=_PerClient):
                 rows = [self._dir(f"{dp.repository_path}:{t}") for t in sorted(self.client.tags(dp.repository_path))]
             else:
                 files = self._files(dp)
-                rows = [self._entry(dp, files.info(p), p) for p in files.listdir(dp.inner or ".")]
+                rows = [self._entry(dp, self._listed(files, p), p) for p in files.listdir(dp.inner or ".")]
         except NotFound as exc:
             raise PathNotFound(f"docker://{dockerpath.strip(path)}: {exc}") from exc
         return rows if detail else [r["name"] for r in rows]
@@ -134,6 +134,20 @@ class DockerFileSystem(AbstractFileSystem, metaclass=_PerClient):
             raise IsADirectoryError(f"docker://{dockerpath.strip(path)} is not a file inside an image "
                                     "(write docker://HOST/REPO:TAG/PATH)")
         return dp
+
+    @staticmethod
+    def _listed(files: ImageFS, path: str) -> dict[str, Any]:
+        """info() of a listed entry; a link that leads nowhere (dangling, a loop) is listed, not fatal.
+
+        A listing names entries, it does not read them: like fsspec's local filesystem, which lists a
+        broken symlink as type 'other', one bad link must not make a whole directory unlistable.
+        """
+        try:
+            return files.info(path)
+        except (PathNotFound, SymlinkLoop):
+            placed = files.entries().get(path)
+            return {"name": path, "size": 0, "type": "other", "islink": True,
+                    "entry_type": placed.entry.type if placed is not None else "symlink"}
 
     @staticmethod
     def _dir(name: str) -> dict[str, Any]:
