@@ -55,7 +55,7 @@ def test_packages_tab(lab, lab_page, open_registry, ref):
     _wait_text(page, ".rx-explorer .rx-status", "5 layers")
     _settle(page)
 
-    page.locator(".rx-tabs .lm-TabBar-tab", has_text="Packages").click()
+    page.locator(".rx-tab-buttons button", has_text="Packages").first.click()
     _wait_text(page, ".rx-packages", "libssl3")
     _settle(page)
     table = page.locator(".rx-packages").inner_text()

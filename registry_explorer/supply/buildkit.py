@@ -56,14 +56,27 @@ class AttestationLink:
 
 
 @dataclass(frozen=True)
-class IndexAttestations:
-    """The attestation entries of one index, each linked to its image; `.raw` is the index bytes."""
+class _Decoded:
+    """Rows decoded from one document, kept with its exact bytes (`.raw`); `frame()` has one row per row."""
     raw: bytes = field(repr=False)
-    links: tuple[AttestationLink, ...]
+    COLUMNS = ()  # a class attribute, not a field: the frame's columns, in order
+
+    def rows(self) -> tuple:
+        raise NotImplementedError
 
     def frame(self):
-        """One row per attestation entry."""
-        return _frame([link.__dict__ for link in self.links], LINK_COLUMNS)
+        """One row per entry, in COLUMNS order."""
+        return _frame([row.__dict__ for row in self.rows()], self.COLUMNS)
+
+
+@dataclass(frozen=True)
+class IndexAttestations(_Decoded):
+    """The attestation entries of one index, each linked to its image; `.raw` is the index bytes."""
+    links: tuple[AttestationLink, ...]
+    COLUMNS = LINK_COLUMNS
+
+    def rows(self) -> tuple[AttestationLink, ...]:
+        return self.links
 
     def subject_of(self, attestation_digest: str) -> str | None:
         """The image digest an attestation manifest describes, or None."""
@@ -82,14 +95,14 @@ class AttestationLayer:
 
 
 @dataclass(frozen=True)
-class AttestationManifest:
-    """An attestation manifest's layers by predicate type; `.raw` is the manifest bytes."""
-    raw: bytes = field(repr=False)
+class AttestationManifest(_Decoded):
+    """An attestation manifest's layers by predicate type (index, kind, predicate_type, media_type, digest,
+    size); `.raw` is the manifest bytes."""
     layers: tuple[AttestationLayer, ...]
+    COLUMNS = LAYER_COLUMNS
 
-    def frame(self):
-        """One row per layer: index, kind, predicate_type, media_type, digest, size."""
-        return _frame([layer.__dict__ for layer in self.layers], LAYER_COLUMNS)
+    def rows(self) -> tuple[AttestationLayer, ...]:
+        return self.layers
 
     def _repr_html_(self) -> str:
         """Rich HTML for Jupyter."""

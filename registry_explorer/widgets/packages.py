@@ -14,8 +14,8 @@ from traitlets import Bool, List, Unicode, observe
 
 from ..core.units import human_size
 from ..frames.inventory_tables import packages
+from .filetab import MERGED
 from .labels import digest12, plural
-from .listings import MERGED
 from .state_base import StateCore, serialized
 
 __all__ = ["PACKAGES_SHOWN", "PackagesMixin"]
