@@ -8,6 +8,7 @@ so a byte flipped in the middle of the blob lies after both files.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 
@@ -66,8 +67,12 @@ def test_a_damaged_verified_index_never_yields_another_files_bytes(routes, open_
     idx = c.cached_layer_index(desc)
     assert idx.chain == "verified-index" and idx.kind == "gzip-checkpoints"
     b_entry = idx.find("b.txt")
-    damaged = dataclasses.replace(idx, entries=[dataclasses.replace(e, offset=b_entry.offset)
-                                                if e.entry.path == "a.txt" else e for e in idx.entries])
+    # The same index (seek points, windows, block digests) with one entry moved: a LayerIndex keeps loaded
+    # entries as columns, so the copy is given a plain entry list and no columns or path map to go stale.
+    damaged = copy.copy(idx)
+    damaged._entries = [dataclasses.replace(e, offset=b_entry.offset) if e.entry.path == "a.txt" else e
+                        for e in idx.entries]
+    damaged._columns = damaged._by_path = None
     c.indexes.remember(damaged)  # the same chain key: it replaces the good one
     assert c.cached_layer_index(desc).find("a.txt").offset == b_entry.offset
     with pytest.raises(rx.DigestMismatch):
