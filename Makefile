@@ -33,8 +33,9 @@ else
 endif
 
 # The whole suite: unit, real-registry integration, browser, and nbval over every notebook.
+# --durations: the slowest tests in every run's log, so CI's 20-minute budget is watched where it is spent.
 test: setup
-	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+	$(BIN)/python -m pytest $(NBVAL) --durations=25 tests notebooks
 
 # Re-execute the notebooks in place (their committed outputs are what nbval checks).
 notebooks: setup
