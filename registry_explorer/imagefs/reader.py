@@ -105,9 +105,7 @@ def read_entry(source, ref, desc: Descriptor, index: LayerIndex, entry: IndexEnt
         except StoredIndexDamaged:
             source.indexes.forget(desc)  # the next look builds it again; this read streams the layer
         else:
-            if entry.digest:  # the file's own digest, from the verified pass or the TOC: checked too
-                check_digest(data, entry.digest, f"{entry.entry.path} in layer {desc.digest}", source.origin)
-            return data, chain
+            return data, chain  # checked against the file's own digest in read_entry_ranged
     return _stream_entry(source, ref, desc, entry, local), LAYER_DIGEST
 
 
@@ -227,7 +225,7 @@ def read_entries(source, ref, desc: Descriptor, index: LayerIndex, entries: dict
                 continue
             for name in names:
                 try:
-                    out[name] = _ranged(index, entries[name], segments, desc, source.origin)
+                    out[name] = read_entry_ranged(index, entries[name], segments, source.origin)[:2]
                 except (RangeRefused, StoredIndexDamaged):
                     raise
                 except RegistryExplorerError as exc:  # this file failed its check; the others read on
@@ -245,13 +243,6 @@ def _one(read):
         return read()
     except RegistryExplorerError as exc:
         return exc
-
-
-def _ranged(index: LayerIndex, e: IndexEntry, fetch, desc: Descriptor, origin: str) -> tuple[bytes, str]:
-    data, chain, _ = read_entry_ranged(index, e, fetch, origin)
-    if e.digest:
-        check_digest(data, e.digest, f"{e.entry.path} in layer {desc.digest}", origin)
-    return data, chain
 
 
 def _stream_entries(source, ref, desc: Descriptor, entries: dict[str, IndexEntry],

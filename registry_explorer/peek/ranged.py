@@ -159,8 +159,19 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str = "re
     """(content, verification label, the ranged file) of one regular file, checked against its digest.
 
     `origin` ("registry" or "layout") says where the bytes came from when a digest does not match.
+    Every block read was checked against the verified pass, but a damaged index can point a file at
+    another file's verified bytes: only the file's own digest tells, so it is checked here, once, for
+    every route (a TOC read checks each chunk and the whole file in read_chunks).
     """
     what = f"{e.entry.path} in layer {index.layer_digest}"
+    data, chain, blob = _read_ranged(index, e, fetch, origin, what)
+    if e.digest and index.kind not in TOC_KINDS:
+        check_digest(data, e.digest, what, origin)
+    return data, chain, blob
+
+
+def _read_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str, what: str
+                 ) -> tuple[bytes, str, RangedBlob | None]:
     size = e.entry.size
     if size == 0:
         return b"", index.chain, None
@@ -190,10 +201,7 @@ def read_entry_ranged(index: LayerIndex, e: IndexEntry, fetch, origin: str = "re
             raise DigestMismatch(e.digest, f"undecodable ({exc})", what=what, origin=origin) from None
         finally:
             g.close()
-        data = b"".join(parts)
-        if e.digest:  # every block was checked; the file's own digest checks the inflating too
-            check_digest(data, e.digest, what, origin)
-        return data, VERIFIED_INDEX, blob
+        return b"".join(parts), VERIFIED_INDEX, blob
     if index.kind == "tar":  # uncompressed: the file's bytes are the blob's, at its tar offset
         blob = RangedBlob(fetch, index.layer_size, (e.offset, e.offset + size), index, origin)
         blob.seek(e.offset)
