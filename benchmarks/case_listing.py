@@ -17,8 +17,10 @@ from . import files_rss
 from .common import MB, MIB, CaseResult, Run, child_env, median, rotated, run_child
 
 TARGET_VS_TAR = 0.8
-# Issue 25: the verified pass with per-file digests at most this much slower than a plain verified listing.
-TARGET_VS_PLAIN = 1.15
+# Issue 25: the verified listing pass with per-file digests at most this much slower than it was before them
+# ("what it costs today": frames.files() building the index without per-file digests). The plain listing
+# (layers.iter_layer, no index at all) stays a figure: the index's own cost was accepted in issue 12.
+TARGET_VS_BEFORE = 1.15
 TARGET_RSS_MIB = files_rss.TARGET_RSS_GROWTH // MIB
 
 # The tar pipeline, timed inside a small Python parent so its children's peak RSS can be read back.
@@ -107,8 +109,8 @@ def run(run: Run) -> CaseResult:
     vs_before = median([r["seconds"] for r in runs[ours_name]]) / median([r["seconds"] for r in runs[before_name]])
     res.ratio("ours frames.files() with per-file digests / without them (the pass before issue 25), seconds",
               vs_before)
-    res.target(f"index pass with per-file digests <= {TARGET_VS_PLAIN}x a plain verified listing (issue 25)",
-               vs_plain, f"<= {TARGET_VS_PLAIN}", vs_plain <= TARGET_VS_PLAIN)
+    res.target(f"index pass with per-file digests <= {TARGET_VS_BEFORE}x the pass without them (issue 25)",
+               vs_before, f"<= {TARGET_VS_BEFORE}", vs_before <= TARGET_VS_BEFORE)
     ratio = median(mbps[ours_name]) / median(mbps[tar_name])
     res.ratio("ours / tar pipeline throughput", ratio)
     res.target(f"frames.files() >= {TARGET_VS_TAR}x the tar pipeline's throughput", ratio, f">= {TARGET_VS_TAR}",
