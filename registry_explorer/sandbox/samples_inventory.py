@@ -57,7 +57,7 @@ STATUS = "var/lib/dpkg/status"
 SITE = "usr/local/lib/python3.11/site-packages"
 MAINTAINER = "Debian Maintainers <debian-devel@lists.debian.org>"
 
-# A member of a layer: (path, kind, payload, mode); kind file|dir|symlink|hardlink|whiteout|opaque.
+# A member of a layer: (path, kind, payload, mode); kind file|dir|symlink|hardlink|char|whiteout|opaque.
 Member = tuple
 
 
@@ -74,7 +74,7 @@ def tar_layer(members: list[Member]) -> bytes:
             info = tarfile.TarInfo(path)
             info.mtime, info.uname, info.gname = EPOCH, "root", "root"
             info.type = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE,
-                         "hardlink": tarfile.LNKTYPE}[kind]
+                         "hardlink": tarfile.LNKTYPE, "char": tarfile.CHRTYPE}[kind]
             info.mode = mode if mode is not None else {"dir": 0o755, "symlink": 0o777}.get(kind, 0o644)
             if kind in ("symlink", "hardlink"):
                 info.linkname = payload

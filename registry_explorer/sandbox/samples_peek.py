@@ -28,6 +28,7 @@ from ..peek.estargz import estargz_layer
 from ..peek.zstdchunked import zstd_chunked_layer
 from ..sources.cache import default_cache_dir
 from . import samples as s
+from .samples_inventory import tar_layer
 
 __all__ = ["BIG_FILES", "big_image", "build_peek_images", "big_layer_bytes", "toc_image"]
 
@@ -45,23 +46,9 @@ def _config(diff_ids):
 
 def _tar(members) -> bytes:
     """A PAX tar of (name, kind, data-or-target), in the given order (so whiteouts can precede files)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, payload in members:
-            info = tarfile.TarInfo(name)
-            info.mtime, info.uname, info.gname = s.EPOCH, "root", "root"
-            info.type = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE,
-                         "hardlink": tarfile.LNKTYPE}[kind]
-            info.mode = 0o755 if kind == "dir" else 0o644
-            if kind in ("symlink", "hardlink"):
-                info.linkname = payload
-                tar.addfile(info)
-            elif kind == "file":
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-            else:
-                tar.addfile(info)
-    return buf.getvalue()
+    # Directories 0755, everything else 0644 (links too): the modes these samples were first written with,
+    # so their digests (printed in notebook 07) stay what they were.
+    return tar_layer([(name, kind, payload, 0o755 if kind == "dir" else 0o644) for name, kind, payload in members])
 
 
 def _gz(raw: bytes, level: int = s.GZIP_LEVEL) -> bytes:

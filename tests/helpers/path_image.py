@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import tarfile
 from dataclasses import dataclass
 
 from registry_explorer.core.errors import NotAFile, PathNotFound, SymlinkLoop
 from registry_explorer.sandbox import samples as s
+from registry_explorer.sandbox.samples_inventory import tar_layer
 
 OS_RELEASE_BASE = b"ID=peek\n"
 OS_RELEASE = b"ID=peek\nVERSION=2\n"
@@ -107,22 +106,7 @@ ROWS = [
 
 
 def _tar(members) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, payload in members:
-            info = tarfile.TarInfo(name)
-            info.mtime, info.uname, info.gname = s.EPOCH, "root", "root"
-            info.type = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "symlink": tarfile.SYMTYPE,
-                         "hardlink": tarfile.LNKTYPE, "char": tarfile.CHRTYPE}[kind]
-            info.mode = 0o755 if kind == "dir" else 0o644
-            if kind in ("symlink", "hardlink"):
-                info.linkname = payload
-            if kind == "file":
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-            else:
-                tar.addfile(info)
-    return buf.getvalue()
+    return tar_layer([(name, kind, payload, 0o755 if kind == "dir" else 0o644) for name, kind, payload in members])
 
 
 def _layer(members) -> tuple[s.Blob, str]:
