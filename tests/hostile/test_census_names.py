@@ -23,6 +23,7 @@ from helpers.ci import in_ci
 from helpers.hostile import outcome, plain_client, recording_server, tree_snapshot
 
 import registry_explorer as rx
+from registry_explorer.census_engine.journal import part_path
 from registry_explorer.census_engine.run import _pick_tags
 from registry_explorer.census_engine.store import JOURNAL, ParquetSink
 from registry_explorer.sandbox.push import push_image, push_tags
@@ -181,10 +182,12 @@ def _symlinked_table(out: Path, outside: Path, forged: Path) -> None:
     (out / "tags").symlink_to(target, target_is_directory=True)
 
 
-def _symlinked_file(out: Path, forged: Path) -> None:
+def _symlinked_file(out: Path, forged: Path, *, as_ours: bool = False) -> None:
+    """A journal line naming a link to a file outside out=; `as_ours`: named exactly as the line's own chunk
+    would name its file, so only the link itself can give it away."""
     entry = next(e for e in _lines(out) if e["repository"] == PLAIN and e["files"])
     rel = entry["files"][0]
-    link = out / Path(rel).with_name("part-999999.parquet")
+    link = out / (part_path("tags", PLAIN, 91) if as_ours else Path(rel).with_name("part-999999.parquet"))
     link.symlink_to(forged)
     _append(out, {"seq": 91, "repository": PLAIN, "tags": [], "listed": False, "files": [str(link.relative_to(out))]})
 
@@ -208,6 +211,7 @@ EDITS = {
     "file-other-table": lambda out, outside, forged: _append(out, _file_entry(
         out, lambda e: "layers/" + e["files"][0].split("/", 1)[1])),
     "file-symlink-outside": lambda out, outside, forged: _symlinked_file(out, forged),
+    "file-symlink-outside-named-as-ours": lambda out, outside, forged: _symlinked_file(out, forged, as_ours=True),
     "table-dir-symlink-outside": lambda out, outside, forged: _symlinked_table(out, outside, forged),
     "journal-symlink": lambda out, outside, forged: (
         shutil.move(out / JOURNAL, outside / "journal.jsonl"), (out / JOURNAL).symlink_to(outside / "journal.jsonl")),
