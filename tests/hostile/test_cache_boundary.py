@@ -88,6 +88,19 @@ def test_a_symlinked_entry_is_never_read_nor_written_through(tmp_path):
     assert secret.read_bytes() == b"RXC1 not yours\n" and c.get("manifest", DIGEST) == b"doc"
 
 
+def test_a_symlink_to_a_well_formed_entry_elsewhere_is_not_believed(tmp_path):
+    """The link leads to an entry that would pass every check of its content (written by a Cache elsewhere):
+    only refusing the link itself (O_NOFOLLOW) keeps the forged bytes out."""
+    elsewhere = Cache(tmp_path / "elsewhere")
+    forged = elsewhere.put("manifest", DIGEST, b"forged")
+    c = Cache(tmp_path / "cache")
+    p = c.path_for("manifest", DIGEST)
+    p.parent.mkdir(parents=True, mode=0o700)
+    os.symlink(forged, p)
+    assert c.get("manifest", DIGEST) is None and not p.is_symlink()
+    assert elsewhere.get("manifest", DIGEST) == b"forged"  # the target itself is left alone
+
+
 def test_a_fifo_planted_as_an_entry_is_a_miss_at_once(tmp_path):
     c = Cache(tmp_path / "cache")
     p = c.path_for("layer-index", DIGEST)
